@@ -1,0 +1,490 @@
+"""Name what a loss curve shows: diverging, oscillating, too slow, overfitting, underfitting, or healthy.
+
+`identify_training_issues` reads a training record (or a plain dict of lists) and returns a `Diagnosis`:
+a list of `Finding` objects, most severe first, each with the numbers it rests on, a paragraph on what it
+means and the fixes to try. Every rule reads curves only (loss, optionally gradient norm and learning rate),
+so it works on records from either framework, from Keras ``History.history`` or from another tool.
+The thresholds live in `Thresholds`, documented with their source; the accuracy of the rules is measured on
+real labelled runs by ``benchmarks/diagnosis/evaluate.py``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .history import TrainingHistory, as_history
+
+#: Every label a finding can carry, most severe first (this order sorts `Diagnosis.findings`).
+LABELS = ("diverging", "exploding_gradients", "vanishing_gradients", "oscillation", "overfitting",
+          "slow_convergence", "plateau", "underfitting", "healthy")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numbers behind every rule, with where each comes from.
+
+    Losses are compared in ratios (log scale), never in absolute units, so one set of thresholds serves MSE
+    on any target scale and cross-entropy alike. Published detectors read accuracy or per-layer tensors;
+    where we adapt one of their rules to loss curves the adaptation is stated. "Ours" marks a number we
+    chose and checked on the labelled runs of ``benchmarks/diagnosis`` (tuned on the PyTorch runs, reported
+    on the TensorFlow runs as well).
+
+    Diverging (loss non-finite or blown up)
+        Any NaN/Inf loss is divergence: AUTOTRAINER (Zhang et al., ICSE 2021, ``nan_loss``), DeepDiagnosis
+        (Wardat et al., ICSE 2022, "invalid loss") and UMLAUT (Schoop et al., CHI 2021, ``NaNInLossError``)
+        all use this rule.
+    diverge_loss_abs: float = 1e5
+        AUTOTRAINER also calls a run exploded when the validation loss reaches 1e5; we apply it to either loss.
+    diverge_factor: float = 3.0
+        Ours: a finite run diverged when its last training loss is above its first and at least this many
+        times its lowest value (it learned, then blew up, or never learned and grew).
+
+    Gradients (only when ``grad_norm`` or ``layer_grad_norm`` is recorded)
+    explode_growth: float = 100.0
+        Ours: the mean gradient norm of some epoch exceeds this multiple of the first epoch's.
+    explode_layer_ratio: float = 70.0
+        AUTOTRAINER ``beta_3``: first-layer / last-layer gradient norm above 70 is an exploding gradient.
+    vanish_layer_ratio: float = 1e-3
+        AUTOTRAINER ``beta_1``: first-layer / last-layer gradient norm below 1e-3 ...
+    vanish_first_layer: float = 1e-4
+        ... and the first layer's norm below 1e-4 (AUTOTRAINER ``beta_2``) is a vanishing gradient.
+    vanish_abs: float = 1e-5
+        Ours, after DeepDiagnosis (mean |gradient| < 1e-7 is vanishing): a total gradient norm below 1e-5 while
+        the loss is still high (see ``underfit_ratio``).
+
+    Oscillation (AUTOTRAINER's ``unstable_loss`` adapted from accuracy to log-loss)
+    osc_rise: float = 0.10
+        AUTOTRAINER counts accuracy swings of ``zeta`` = 0.03; on a loss we count epochs whose training loss
+        rose by more than 10 % over the previous epoch (ours: a 3 % loss rise is routine SGD noise).
+    osc_fraction: float = 0.2
+        AUTOTRAINER ``eta`` = 0.2: unstable when such swings occur in at least 20 % of the epochs.
+
+    Overfitting (UMLAUT's "validation loss increasing while training loss is stuck or decreasing", and
+    AUTOTRAINER's ``test_turn_bad``: train falls while validation rises)
+    overfit_rise: float = 0.10
+        Ours: the (3-epoch median) validation loss ends at least 10 % above its minimum ...
+    overfit_train_slack: float = 0.05
+        ... while the training loss at the end is no more than 5 % above its value at that minimum
+        ("stuck or decreasing"). The onset epoch is the epoch of the validation minimum.
+
+    Slow convergence / learning rate too low (ours; DeepDiagnosis and AUTOTRAINER flag a loss or accuracy
+    that improves too little per window, which cannot tell "slow" from "converged")
+    slow_recent_fraction: float = 0.25
+        The last third of the epochs still brought at least 25 % of the whole log-loss decrease ...
+    slow_min_recent_drop: float = 0.05
+        ... and at least a 5 % decrease of its own, with the validation loss (if any) still falling.
+
+    Plateau (DeepDiagnosis "loss not decreasing" over a window of N = 5 epochs)
+    plateau_window: int = 5
+        DeepDiagnosis' N: at least this many epochs are needed to call a plateau.
+    plateau_max_progress: float = 0.05
+        Ours: the loss never fell more than 5 % below its first value: training has not started.
+
+    Underfitting (ours: the run converged, but not far below where it began)
+    underfit_ratio: float = 0.3
+        The last training loss is at least 30 % of the initial loss (the first iteration's loss when
+        ``iter_loss`` is recorded, else the first epoch's).
+
+    min_epochs: int = 4
+        Ours: trend rules (oscillation, overfitting, slow, underfitting) need at least this many epochs;
+        shorter runs are checked for divergence and gradients only.
+    """
+
+    diverge_loss_abs: float = 1e5
+    diverge_factor: float = 3.0
+    explode_growth: float = 100.0
+    explode_layer_ratio: float = 70.0
+    vanish_layer_ratio: float = 1e-3
+    vanish_first_layer: float = 1e-4
+    vanish_abs: float = 1e-5
+    osc_rise: float = 0.10
+    osc_fraction: float = 0.2
+    overfit_rise: float = 0.10
+    overfit_train_slack: float = 0.05
+    slow_recent_fraction: float = 0.25
+    slow_min_recent_drop: float = 0.05
+    plateau_window: int = 5
+    plateau_max_progress: float = 0.05
+    underfit_ratio: float = 0.3
+    min_epochs: int = 4
+
+
+@dataclass
+class Finding:
+    """One thing the curves show: a label, the numbers behind it, what it means and what to try."""
+
+    label: str
+    evidence: dict[str, float]
+    explanation: str
+    fixes: list[str]
+    epoch: int | None = None
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "epoch": self.epoch, "summary": self.summary,
+                "evidence": dict(self.evidence), "explanation": self.explanation, "fixes": list(self.fixes)}
+
+    def __str__(self) -> str:
+        numbers = ", ".join(f"{k}={_fmt(v)}" for k, v in self.evidence.items())
+        lines = [f"- {self.label.replace('_', ' ')}: {self.summary}", f"    evidence: {numbers}",
+                 f"    why: {self.explanation}"]
+        lines += [f"    try: {fix}" for fix in self.fixes]
+        return "\n".join(lines)
+
+
+@dataclass
+class Diagnosis:
+    """The findings on one run, most severe first; ``healthy`` when nothing is wrong."""
+
+    findings: list[Finding] = field(default_factory=list)
+    epochs: int = 0
+
+    @property
+    def labels(self) -> list[str]:
+        return [f.label for f in self.findings]
+
+    @property
+    def primary(self) -> str:
+        return self.findings[0].label if self.findings else "healthy"
+
+    @property
+    def healthy(self) -> bool:
+        return self.primary == "healthy"
+
+    def __contains__(self, label: object) -> bool:
+        return label in self.labels
+
+    def __getitem__(self, label: str) -> Finding:
+        for finding in self.findings:
+            if finding.label == label:
+                return finding
+        raise KeyError(f"no {label!r} finding; found: {', '.join(self.labels)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"primary": self.primary, "labels": self.labels, "healthy": self.healthy,
+                "epochs": self.epochs, "findings": [f.to_dict() for f in self.findings]}
+
+    def __str__(self) -> str:
+        heads = []
+        for f in self.findings:
+            name = f.label.replace("_", " ")
+            heads.append(f"{name} (from epoch {f.epoch})" if f.epoch is not None else name)
+        return f"{', '.join(heads)} [{self.epochs} epochs]\n" + "\n".join(str(f) for f in self.findings)
+
+    def __repr__(self) -> str:
+        return f"Diagnosis({self.labels}, epochs={self.epochs})"
+
+
+def identify_training_issues(history: TrainingHistory | Mapping[str, Any], **overrides: Any) -> Diagnosis:
+    """Diagnose a training run from its curves.
+
+    ``history`` is a `TrainingHistory`, a Keras ``History`` or a dict of lists (``train_loss``, optional
+    ``val_loss``, ``grad_norm``, ``lr``, ``iter_loss``). ``overrides`` replace fields of `Thresholds`,
+    e.g. ``identify_training_issues(h, overfit_rise=0.2)``. Never raises on NaN, Inf, constant or
+    one-epoch curves; raises ValueError/TypeError only for empty or non-numeric input (via `as_history`).
+    """
+    hist = as_history(history)
+    th = _thresholds(overrides)
+    run = _Run(hist)
+    findings = [f for rule in _RULES if (f := rule(run, th)) is not None] + _gradients(run, th)
+    if not findings:
+        findings = [_healthy(run)]
+    findings.sort(key=lambda f: LABELS.index(f.label))
+    return Diagnosis(findings=findings, epochs=run.n)
+
+
+# -- the run, prepared once ---------------------------------------------------------------------------
+class _Run:
+    """Numpy views of a record plus the few derived numbers several rules share."""
+
+    def __init__(self, hist: TrainingHistory):
+        self.hist = hist
+        self.train = np.asarray(hist.train_loss, dtype=float)
+        self.val = np.asarray(hist.val_loss, dtype=float)
+        self.grad = np.asarray(hist.grad_norm, dtype=float)
+        self.iters = np.asarray(hist.iter_loss, dtype=float)
+        self.n = len(self.train)
+        self.finite = bool(np.isfinite(self.train).all() and np.isfinite(self.val).all()
+                           and np.isfinite(self.iters).all())
+        first_iter = self.iters[0] if self.iters.size and np.isfinite(self.iters[0]) else None
+        self.initial = float(first_iter if first_iter is not None and first_iter > 0 else self.train[0])
+        self.has_val = self.val.size == self.n and self.n > 0
+
+    def log_train(self) -> np.ndarray:
+        return np.log(np.maximum(self.train, 1e-300))
+
+    def lr_evidence(self) -> dict[str, float]:
+        lr = [v for v in self.hist.lr if math.isfinite(v)]
+        return {"lr": lr[-1]} if lr else {}
+
+
+# -- rules: each returns a Finding or None ----------------------------------------------------------
+def _diverging(run: _Run, th: Thresholds) -> Finding | None:
+    ev: dict[str, float] = {}
+    bad = [i for i, v in enumerate(run.train) if not math.isfinite(v)]
+    bad_val = [i for i, v in enumerate(run.val) if not math.isfinite(v)]
+    reason = (run.hist.stop_reason or "").lower()
+    stopped_nonfinite = any(w in reason for w in ("nan", "inf", "finite", "diverg"))
+    if run.iters.size and not np.isfinite(run.iters).all():
+        per = run.hist.iters_per_epoch or 1.0
+        bad_iter = int(np.argmin(np.isfinite(run.iters)))
+        ev["first_nonfinite_iteration"] = float(bad_iter)
+        bad.append(min(run.n - 1, int(bad_iter / per)))
+    finite = run.train[np.isfinite(run.train)]
+    if bad or bad_val or stopped_nonfinite:
+        epoch = min(bad + bad_val) if (bad or bad_val) else run.n - 1
+        ev["first_nonfinite_epoch"] = float(epoch)
+        if finite.size:
+            ev["last_finite_train_loss"] = float(finite[-1])
+        summary = f"the loss became NaN/Inf at epoch {epoch}" + (f" ({run.hist.stop_reason})"
+                                                                 if run.hist.stop_reason else "")
+    else:
+        vals = np.concatenate([run.train, run.val]) if run.val.size else run.train
+        low = float(run.train.min())
+        ratio = float(run.train[-1] / low) if low > 0 else math.inf
+        huge = float(vals.max()) >= th.diverge_loss_abs
+        grew = run.train[-1] > run.train[0] and ratio >= th.diverge_factor
+        if not (huge or grew):
+            return None
+        epoch = int(np.argmin(run.train))
+        ev.update(first_train_loss=float(run.train[0]), min_train_loss=low,
+                  last_train_loss=float(run.train[-1]), max_loss=float(vals.max()))
+        if math.isfinite(ratio):
+            ev["last_over_min"] = ratio
+        summary = (f"the training loss grew from {_fmt(low)} (epoch {epoch}) to {_fmt(run.train[-1])}"
+                   if grew else f"the loss reached {_fmt(vals.max())}, beyond {_fmt(th.diverge_loss_abs)}")
+    ev.update(run.lr_evidence())
+    return Finding("diverging", ev, _TEXT["diverging"], list(_FIXES["diverging"]), epoch, summary)
+
+
+def _gradients(run: _Run, th: Thresholds) -> list[Finding]:
+    out: list[Finding] = []
+    g = run.grad
+    layers = _layer_ratio(run.hist)
+    if g.size:
+        fin = g[np.isfinite(g)]
+        if fin.size < g.size:
+            ev = {"first_nonfinite_grad_epoch": float(np.argmin(np.isfinite(g)))}
+            out.append(_finding("exploding_gradients", ev, int(ev["first_nonfinite_grad_epoch"]),
+                                "the gradient norm became NaN/Inf"))
+        elif fin.size >= 2 and fin[0] > 0 and fin.max() / fin[0] >= th.explode_growth:
+            epoch = int(np.argmax(fin))
+            ev = {"first_grad_norm": float(fin[0]), "max_grad_norm": float(fin.max()),
+                  "growth": float(fin.max() / fin[0])}
+            out.append(_finding("exploding_gradients", ev, epoch,
+                                f"the gradient norm grew {_fmt(ev['growth'])}x, to {_fmt(fin.max())}"))
+    if layers is not None and not any(f.label == "exploding_gradients" for f in out):
+        ratio, first = layers
+        if ratio > th.explode_layer_ratio:
+            out.append(_finding("exploding_gradients", {"first_over_last_layer": ratio}, None,
+                                f"the first layer's gradient is {_fmt(ratio)}x the last layer's"))
+    high_loss = run.finite and run.train[-1] >= th.underfit_ratio * run.initial
+    if high_loss:
+        if layers is not None and layers[0] < th.vanish_layer_ratio and layers[1] < th.vanish_first_layer:
+            ev = {"first_over_last_layer": layers[0], "first_layer_grad_norm": layers[1],
+                  "last_over_initial_loss": float(run.train[-1] / run.initial)}
+            out.append(_finding("vanishing_gradients", ev, None,
+                                f"the first layer gets {_fmt(layers[0])}x the last layer's gradient"))
+        elif g.size and np.isfinite(g).all() and float(np.median(g)) < th.vanish_abs:
+            ev = {"median_grad_norm": float(np.median(g)),
+                  "last_over_initial_loss": float(run.train[-1] / run.initial)}
+            out.append(_finding("vanishing_gradients", ev, None,
+                                f"the gradient norm is {_fmt(ev['median_grad_norm'])} while the loss is high"))
+    return out
+
+
+def _oscillation(run: _Run, th: Thresholds) -> Finding | None:
+    if not run.finite or run.n < th.min_epochs:
+        return None
+    steps = np.diff(run.log_train())
+    rises = int((steps > math.log1p(th.osc_rise)).sum())
+    frac = rises / len(steps)
+    if frac < th.osc_fraction:
+        return None
+    ev = {"rising_epochs": float(rises), "rising_fraction": frac,
+          "largest_rise": float(math.expm1(steps.max()))}
+    ev.update(run.lr_evidence())
+    return _finding("oscillation", ev, None,
+                    f"the training loss rose by more than {th.osc_rise:.0%} in {rises} of {len(steps)} epochs")
+
+
+def _overfitting(run: _Run, th: Thresholds) -> Finding | None:
+    if not run.finite or not run.has_val or run.n < th.min_epochs:
+        return None
+    val = _median3(run.val)
+    best = int(np.argmin(val))
+    if val[best] <= 0 or best >= run.n - 1:
+        return None
+    rise = float(val[-1] / val[best] - 1)
+    train_ok = run.train[-1] <= run.train[best] * (1 + th.overfit_train_slack)
+    if rise < th.overfit_rise or not train_ok:
+        return None
+    ev = {"onset_epoch": float(best), "best_val_loss": float(val[best]), "last_val_loss": float(val[-1]),
+          "val_rise": rise, "train_change_since_onset": float(run.train[-1] / run.train[best] - 1),
+          "val_over_train": float(run.val[-1] / run.train[-1]) if run.train[-1] > 0 else math.inf}
+    ev = {k: v for k, v in ev.items() if math.isfinite(v)}
+    return _finding("overfitting", ev, best,
+                    f"from epoch {best} the validation loss rose {rise:.0%} above its minimum "
+                    f"while the training loss kept {'falling' if ev['train_change_since_onset'] < 0 else 'level'}")
+
+
+def _slow(run: _Run, th: Thresholds) -> Finding | None:
+    if not run.finite or run.n < max(th.min_epochs, 5) or (run.train <= 0).any():
+        return None
+    log = run.log_train()
+    k = run.n - 1 - max(2, run.n // 3)
+    total = float(log[0] - log[-1])
+    recent = float(log[k] - log[-1])
+    if total <= 0 or recent < th.slow_min_recent_drop or recent / total < th.slow_recent_fraction:
+        return None
+    if run.has_val and not run.val[-1] < run.val[k]:
+        return None
+    ev = {"recent_fraction_of_progress": recent / total, "recent_drop": float(-math.expm1(-recent)),
+          "total_drop": float(-math.expm1(-total)), "window_start_epoch": float(k)}
+    ev.update(run.lr_evidence())
+    return _finding("slow_convergence", ev, None,
+                    f"the last {run.n - 1 - k} epochs still cut the loss by {ev['recent_drop']:.0%}: "
+                    "it has not converged")
+
+
+def _plateau_or_underfit(run: _Run, th: Thresholds) -> Finding | None:
+    if not run.finite or run.n < th.min_epochs or run.initial <= 0:
+        return None
+    progress = float(1 - run.train.min() / run.initial)
+    ratio = float(run.train[-1] / run.initial)
+    ev = {"initial_loss": run.initial, "last_train_loss": float(run.train[-1]), "last_over_initial": ratio}
+    if run.has_val:
+        ev["last_val_loss"] = float(run.val[-1])
+    if run.n >= th.plateau_window and progress < th.plateau_max_progress:
+        return _finding("plateau", ev, 0, f"the loss never fell more than {progress:.0%} below its start")
+    if ratio >= th.underfit_ratio:
+        return _finding("underfitting", ev, None,
+                        f"training settled at {ratio:.0%} of the initial loss: the model fits little")
+    return None
+
+
+def _healthy(run: _Run) -> Finding:
+    ev = {"epochs": float(run.n), "last_train_loss": float(run.train[-1])}
+    if run.hist.best_epoch is not None:
+        ev["best_epoch"] = float(run.hist.best_epoch)
+    if run.has_val and math.isfinite(run.val[-1]):
+        ev["last_val_loss"] = float(run.val[-1])
+    if run.initial > 0 and math.isfinite(run.train[-1]):
+        ev["last_over_initial"] = float(run.train[-1] / run.initial)
+    short = run.n < Thresholds().min_epochs
+    summary = ("finite so far; too few epochs to judge trends" if short
+               else "the loss fell and settled; validation follows training")
+    return _finding("healthy", ev, None, summary)
+
+
+_RULES = (_diverging, _oscillation, _overfitting, _slow, _plateau_or_underfit)
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+def _finding(label: str, ev: dict[str, float], epoch: int | None, summary: str) -> Finding:
+    return Finding(label, {k: float(v) for k, v in ev.items()}, _TEXT[label], list(_FIXES[label]), epoch, summary)
+
+
+def _layer_ratio(hist: TrainingHistory) -> tuple[float, float] | None:
+    """(first/last layer gradient norm, first layer norm), medians over epochs, weights only when named."""
+    items = [(k, np.asarray(v, dtype=float)) for k, v in hist.layer_grad_norm.items() if len(v)]
+    weights = [(k, v) for k, v in items if "bias" not in k.lower()]
+    items = weights if len(weights) >= 2 else items
+    if len(items) < 2:
+        return None
+    first, last = items[0][1], items[-1][1]
+    if not (np.isfinite(first).all() and np.isfinite(last).all()):
+        return None
+    f, l_ = float(np.median(first)), float(np.median(last))
+    return (f / l_ if l_ > 0 else math.inf), f
+
+
+def _median3(x: np.ndarray) -> np.ndarray:
+    """Centered 3-point running median: one noisy validation epoch neither makes nor hides a trend."""
+    if x.size < 3:
+        return x.copy()
+    padded = np.concatenate([x[:1], x, x[-1:]])
+    return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+
+
+def _thresholds(overrides: dict[str, Any]) -> Thresholds:
+    names = {f.name for f in dataclasses.fields(Thresholds)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(f"unknown threshold(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    return dataclasses.replace(Thresholds(), **overrides)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+_TEXT = {
+    "diverging": (
+        "The optimizer's steps are so large that each update overshoots the minimum by more than it gained, "
+        "so the loss grows instead of shrinking until it overflows to Inf or NaN. The usual cause is a learning "
+        "rate far too high for the curvature of the loss; unscaled inputs or targets, a missing normalisation, "
+        "or a numerically unsafe loss (log of 0, softmax done by hand) make it worse."),
+    "exploding_gradients": (
+        "The gradient norm grew by orders of magnitude. Each step is proportional to the gradient, so a few such "
+        "steps throw the weights far away; in deep or recurrent networks the gradient is a product of many "
+        "layer Jacobians, and factors above 1 compound. It usually precedes or accompanies divergence."),
+    "vanishing_gradients": (
+        "The gradient reaching the early layers is orders of magnitude smaller than at the output, so those "
+        "layers barely change and the network behaves like a shallow model stuck near its initial loss. "
+        "Saturating activations (sigmoid, tanh), whose derivative is at most 0.25 or 1, multiplied across many "
+        "layers are the classic cause; poor initialisation adds to it."),
+    "oscillation": (
+        "The training loss keeps rising and falling between epochs instead of settling: the steps are large "
+        "enough to bounce across the valley of the loss surface but not so large that they diverge. The learning "
+        "rate is too high for this model and batch size, or the batches are so small that their gradients "
+        "disagree."),
+    "overfitting": (
+        "After the onset epoch the model keeps fitting the training set better while it predicts unseen data "
+        "worse: it is memorising the particulars (noise) of the training examples rather than the pattern. "
+        "The weights at the onset epoch generalise best; everything after it costs validation loss."),
+    "slow_convergence": (
+        "The loss is still falling steadily at the end, almost as fast as earlier on, so the run stopped long "
+        "before it converged. Each step is too small: the learning rate is too low (or the model is far from "
+        "a good region and needs many more epochs)."),
+    "plateau": (
+        "The loss has barely moved since the start: the updates are not changing what the model predicts. "
+        "Typical causes are a learning rate so small the steps are invisible, dead or saturated units that pass "
+        "no gradient, or a bug that detaches the loss from the parameters."),
+    "underfitting": (
+        "Training converged, but to a loss not far below where it began, and validation sits at the same level: "
+        "the model cannot represent the pattern in the data. It is too small or too constrained (heavy "
+        "regularisation), or the features do not carry the information it needs."),
+    "healthy": (
+        "The loss fell quickly and then levelled off, the validation loss follows the training loss without "
+        "turning up, and nothing became non-finite. Train a little longer only if the curve is still sloping."),
+}
+
+_FIXES = {
+    "diverging": ["lower the learning rate 10x (or run an LR range test and take the suggested LR)",
+                  "clip the gradient norm (e.g. clip_grad_norm=1.0)",
+                  "normalise inputs and targets; use a numerically stable loss (logits + CrossEntropyLoss)",
+                  "add a learning-rate warm-up"],
+    "exploding_gradients": ["clip the gradient norm", "lower the learning rate",
+                            "use careful initialisation (He/Glorot) and normalisation layers (BatchNorm/LayerNorm)"],
+    "vanishing_gradients": ["use ReLU-family activations instead of sigmoid/tanh in hidden layers",
+                            "use He/Glorot initialisation", "add BatchNorm or residual connections",
+                            "use fewer layers"],
+    "oscillation": ["lower the learning rate 2-5x", "use a learning-rate schedule that decays (step, cosine)",
+                    "increase the batch size", "use momentum or Adam with a smaller step"],
+    "overfitting": ["stop early at the onset epoch (keep the best-validation weights)",
+                    "add regularisation: weight decay, dropout", "get more training data or augment it",
+                    "use a smaller model"],
+    "slow_convergence": ["raise the learning rate 3-10x (an LR range test finds the largest stable one)",
+                         "use Adam or SGD with momentum", "train for more epochs"],
+    "plateau": ["check that the loss depends on the parameters (optimizer.zero_grad/step, no detach)",
+                "raise the learning rate", "replace saturating activations, re-initialise (He/Glorot)"],
+    "underfitting": ["use a bigger model (more units or layers) or better features",
+                     "reduce regularisation (weight decay, dropout)", "train longer or raise the learning rate"],
+    "healthy": ["nothing to fix; early stopping at the best epoch keeps the best weights"],
+}
