@@ -1,0 +1,114 @@
+"""The epoch driver both framework flavors share.
+
+A flavor supplies one function that trains an epoch and returns its measurements as *one* batch of arrays
+(copied off the device once per epoch, never per step), and one that returns the validation loss. This module
+turns those into a `TrainingHistory`: per-sample epoch averages, per-layer norms, learning rate, timing,
+the early stop on a non-finite loss, the live plot and the progress bar.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .history import TrainingHistory, as_history
+
+
+@dataclass
+class EpochResult:
+    """What one training epoch measured, already on the host.
+
+    ``losses[i]`` is the mean loss of step i, ``batch_sizes[i]`` its sample count, ``layer_norms[i, j]`` the
+    L2 norm of parameter j's gradient at step i (before clipping), or None when norms were not tracked.
+    """
+
+    losses: np.ndarray
+    batch_sizes: np.ndarray
+    layer_norms: np.ndarray | None = None
+
+
+def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[], float] | None,
+               num_epochs: int, *, get_lr: Callable[[], float], layer_names: Sequence[str] = (),
+               end_epoch: Callable[[int, float | None], None] | None = None, live_plot: bool = False,
+               progress: bool = False, meta: dict[str, Any] | None = None) -> TrainingHistory:
+    """Train for ``num_epochs`` and record everything; a non-finite loss ends the run and is recorded."""
+    if int(num_epochs) < 1:
+        raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
+    history = TrainingHistory(meta=dict(meta or {}))
+    live = _live_plot(live_plot)
+    epochs: Iterable[int] = range(int(num_epochs))
+    if progress:
+        from .live import progress as _progress
+        epochs = _progress(epochs, total=int(num_epochs), desc="epochs")
+    try:
+        for epoch in epochs:
+            lr = float(get_lr())
+            start = time.perf_counter()
+            result = train_epoch(epoch)
+            _record_train(history, result, layer_names)
+            history.lr.append(lr)
+            if history.stopped_early:
+                if validate:
+                    history.val_loss.append(math.nan)
+                history.epoch_time.append(time.perf_counter() - start)
+                break
+            val = float(validate()) if validate else None
+            if val is not None:
+                history.val_loss.append(val)
+            history.epoch_time.append(time.perf_counter() - start)
+            if val is not None and not math.isfinite(val):
+                history.stop_reason = f"non-finite validation loss ({val}) at epoch {epoch}"
+                break
+            if end_epoch:
+                end_epoch(epoch, val)
+            if live:
+                live.update(history)
+    finally:
+        if live:
+            live.update(history)
+            live.close()
+    return history
+
+
+def _record_train(history: TrainingHistory, result: EpochResult, layer_names: Sequence[str]) -> None:
+    losses = np.asarray(result.losses, dtype=np.float64).reshape(-1)
+    sizes = np.asarray(result.batch_sizes, dtype=np.float64).reshape(-1)
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:  # keep the steps up to and including the first non-finite one
+        cut = int(bad[0]) + 1
+        history.iter_loss.extend(losses[:cut].tolist())
+        history.train_loss.append(float(losses[bad[0]]))
+        history.stop_reason = (f"non-finite training loss ({losses[bad[0]]}) at epoch {history.epochs - 1}, "
+                               f"step {int(bad[0])} of the epoch")
+        losses, sizes = losses[:cut], sizes[:cut]
+        norms = None if result.layer_norms is None else np.asarray(result.layer_norms)[:cut]
+    else:
+        history.iter_loss.extend(losses.tolist())
+        history.train_loss.append(float(np.sum(losses * sizes) / max(np.sum(sizes), 1.0)))
+        norms = None if result.layer_norms is None else np.asarray(result.layer_norms)
+    if norms is not None and norms.size:
+        norms = norms.astype(np.float64).reshape(len(losses), -1)
+        totals = np.sqrt(np.sum(norms ** 2, axis=1))
+        history.iter_grad_norm.extend(totals.tolist())
+        history.grad_norm.append(float(np.mean(totals)))
+        names = list(layer_names) or [f"param{j}" for j in range(norms.shape[1])]
+        for j, name in enumerate(names):
+            history.layer_grad_norm.setdefault(name, []).append(float(np.mean(norms[:, j])))
+
+
+def _live_plot(enabled: bool):
+    if not enabled:
+        return None
+    from .live import LivePlot
+    return LivePlot(title="training")
+
+
+def sweep(values: Sequence[float], train_one: Callable[[float], Any]) -> dict[float, TrainingHistory]:
+    """Train once per value (e.g. learning rate) and keep every record, diverged ones included."""
+    if len(values) == 0:
+        raise ValueError("give at least one value to compare")
+    return {float(v): as_history(train_one(float(v))) for v in values}
