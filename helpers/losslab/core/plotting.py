@@ -1,0 +1,410 @@
+"""Loss-curve figures fit for a slide, from a `TrainingHistory` or a plain dict of lists.
+
+Conventions shared by every figure here:
+
+- The x axis counts epochs from 1 (a per-epoch value is plotted where its epoch ends); per-iteration
+  points sit at ``iteration / iters_per_epoch`` on the same axis, faint, min/max-decimated.
+- Log scale, with ``log_scale="auto"``: used when every drawn finite value is positive and the largest
+  is more than ``10**LOG_DECADES`` (100) times the smallest; a loss that spans two decades is unreadable
+  on a linear axis, and a loss that can be 0 or negative cannot go on a log axis.
+- A series that ends in NaN/Inf (a diverged run) is drawn up to its last finite point, marked with an
+  ``x`` there and labelled "diverged (NaN) at epoch k": the axis keeps the range of the finite values.
+  Values beyond ``HUGE`` (1e200) count as overflowed too: matplotlib cannot place log ticks near float64's
+  limit, and no loss that large is still training.
+- Figures are built without pyplot when ``show=False`` (nothing piles up in pyplot's registry);
+  ``show=True`` shows them the way the running environment can (inline, GUI window, or a PNG in a kernel
+  whose backend cannot show) and never emits matplotlib's "cannot show" warning.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .history import EPOCH_KEYS, ITER_KEYS, TrainingHistory, as_history
+from .smoothing import decimate_minmax, ema_smooth
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+LOG_DECADES = 2.0
+#: Points kept per per-iteration curve: about two per pixel column of a slide-wide figure.
+MAX_ITER_POINTS = 2000
+TRAIN_COLOR, VAL_COLOR, BEST_COLOR, BAD_COLOR = "C0", "C1", "0.35", "C3"
+HUGE = 1e200
+BLOWUP = 100.0
+_NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+
+
+# -- public figures ----------------------------------------------------------------------------------
+def plot_loss_curves(history: TrainingHistory | Mapping[str, Any], title: str | None = None, *, smoothing: float = 0.0,
+                     log_scale: bool | str = "auto", show_iterations: bool = True,
+                     ax: Axes | None = None, show: bool | None = None) -> Figure:
+    """Training vs validation loss with the best epoch, overfitting onset and any divergence marked.
+
+    ``smoothing`` is TensorBoard's EMA weight (0 = off; the raw curve stays faint behind). With ``ax``
+    the curves go into that axes and nothing is shown unless ``show=True``; otherwise a new figure is
+    made and shown unless ``show=False``.
+    """
+    h = as_history(history)
+    fig, ax = _axes(ax, show, figsize=(8.0, 4.8))
+    drawn: list[np.ndarray] = []
+    if show_iterations and h.iter_loss:
+        drawn += _draw_iterations(ax, h.iter_loss, h.iters_per_epoch or 1.0, smoothing, TRAIN_COLOR,
+                                  "train (per iteration)")
+    drawn += _draw_epochs(ax, h.train_loss, smoothing, TRAIN_COLOR, "train")
+    if h.val_loss:
+        drawn += _draw_epochs(ax, h.val_loss, smoothing, VAL_COLOR, "validation")
+    _mark_best_and_overfitting(ax, h)
+    _mark_stop(ax, h)
+    _finish_axes(ax, drawn, log_scale, "loss", title or "Training and validation loss")
+    return _finish(fig, show, own=ax is not None)
+
+
+def plot_lr_comparison(results: Mapping[float, TrainingHistory | Mapping[str, Any]], title: str | None = None,
+                       show: bool = True) -> Figure:
+    """One panel per learning rate (train vs validation), plus an overview of all runs on one axis.
+
+    A diverged run keeps its panel, titled "diverged" in red, with the curve drawn up to the blow-up.
+    """
+    if not results:
+        raise ValueError("plot_lr_comparison needs at least one {learning_rate: history} entry")
+    runs = {float(lr): as_history(h) for lr, h in sorted(results.items(), key=lambda kv: float(kv[0]))}
+    n = len(runs) + 1
+    ncols = min(3, n)
+    nrows = -(-n // ncols)
+    fig = _figure(show, figsize=(4.6 * ncols, 3.5 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (lr, h) in zip(axes, runs.items()):
+        plot_loss_curves(h, title=f"lr = {lr:g}", ax=ax, show=False)
+        if _divergence(h) is not None:
+            ax.set_title(f"lr = {lr:g}: diverged", color=BAD_COLOR)
+    key = "val_loss" if all(h.val_loss for h in runs.values()) else "train_loss"
+    plot_histories({f"lr = {lr:g}": h for lr, h in runs.items()}, key=key, ax=axes[n - 1],
+                   title=f"all runs: {key.replace('_', ' ')}", show=False)
+    for ax in axes[n:]:
+        ax.remove()
+    fig.suptitle(title or "Learning-rate comparison")
+    return _finish(fig, show)
+
+
+def plot_training_dashboard(history: TrainingHistory | Mapping[str, Any], show: bool = True) -> Figure:
+    """Loss, gradient norm (total, per iteration and per layer) and learning rate, side by side.
+
+    The three panels share the epoch axis, so a loss spike can be matched to a gradient spike or an
+    LR step at a glance.
+    """
+    h = as_history(history)
+    fig = _figure(show, figsize=(15.0, 4.3))
+    loss_ax, grad_ax, lr_ax = fig.subplots(1, 3, sharex=True)
+    plot_loss_curves(h, title="loss", ax=loss_ax, show=False)
+
+    drawn: list[np.ndarray] = []
+    if h.iter_grad_norm:
+        ipe = len(h.iter_grad_norm) / h.epochs
+        drawn += _draw_iterations(grad_ax, h.iter_grad_norm, ipe, 0.0, TRAIN_COLOR, "per iteration")
+    for i, (name, norms) in enumerate(h.layer_grad_norm.items()):
+        drawn += _draw_epochs(grad_ax, norms, 0.0, f"C{2 + i % 8}", name, lw=1.0, alpha=0.7)
+    if h.grad_norm:
+        drawn += _draw_epochs(grad_ax, h.grad_norm, 0.0, TRAIN_COLOR, "total")
+    _finish_axes(grad_ax, drawn, "auto", "gradient L2 norm", "gradient norm", empty="gradient norms not recorded")
+
+    drawn = _draw_epochs(lr_ax, h.lr, 0.0, "C2", "learning rate", drawstyle="steps-mid") if h.lr else []
+    _finish_axes(lr_ax, drawn, "auto", "learning rate", "learning rate", empty="learning rate not recorded")
+    if drawn and lr_ax.get_yscale() == "linear":
+        _set_ylim(lr_ax, np.append(drawn[0], 0.0), log=False)  # from 0: a constant LR is a flat line
+    fig.suptitle("Training dashboard")
+    return _finish(fig, show)
+
+
+def plot_histories(histories: Mapping[str, TrainingHistory | Mapping[str, Any]], key: str = "val_loss", title: str | None = None, *,
+                   smoothing: float = 0.0, log_scale: bool | str = "auto", ax: Axes | None = None,
+                   show: bool | None = None) -> Figure:
+    """Several runs' `key` series on one axis (e.g. validation loss of three optimizers).
+
+    Each run's lowest point is dotted; a run that diverged ends in an ``x`` and says so in the legend;
+    a run without that series is named in the legend as such rather than silently left out. The y range
+    follows the runs that did not blow up (ended in NaN/Inf, or ended above ``BLOWUP`` times their first
+    value), so one diverged learning rate does not flatten the others into a line at the bottom.
+    """
+    if key not in EPOCH_KEYS + ITER_KEYS:
+        raise ValueError(f"key must be one of {', '.join(EPOCH_KEYS + ITER_KEYS)}; got {key!r}")
+    if not histories:
+        raise ValueError("plot_histories needs at least one {name: history} entry")
+    runs = {str(name): as_history(h) for name, h in histories.items()}
+    if not any(h[key] for h in runs.values()):
+        raise ValueError(f"none of the histories has a {key!r} series")
+    fig, ax = _axes(ax, show, figsize=(8.0, 4.8))
+    drawn: list[np.ndarray] = []
+    calm: list[np.ndarray] = []
+    for i, (name, h) in enumerate(runs.items()):
+        color = f"C{i % 10}"
+        values = h[key]
+        if not values:
+            ax.plot([], [], color=color, label=f"{name} (no {key})")
+            continue
+        k = _diverged_at(values)
+        unit = "iteration" if key in ITER_KEYS else "epoch"
+        label = name if k is None else f"{name} (diverged at {unit} {k + 1})"
+        if key in ITER_KEYS:
+            run = _draw_iterations(ax, values, len(values) / h.epochs, smoothing, color, label, alpha=0.8)
+        else:
+            run = _draw_epochs(ax, values, smoothing, color, label)
+            y = _cut(values)
+            if np.isfinite(y).any():
+                best = int(np.nanargmin(y))
+                ax.plot([best + 1], [y[best]], "o", color=color, ms=5, zorder=4)
+        drawn += run
+        if k is None and not _blew_up(run[0]):
+            calm += run
+    ylabel = key.replace("_", " ")
+    _finish_axes(ax, calm if calm and len(calm) < len(drawn) else drawn, log_scale, ylabel,
+                 title or f"{ylabel} by run")
+    if calm and len(calm) < len(drawn):
+        _set_ylim(ax, np.concatenate(calm), log=ax.get_yscale() == "log")
+    return _finish(fig, show, own=ax is not None)
+
+
+# -- drawing pieces -------------------------------------------------------------------------------
+def _draw_epochs(ax: Axes, values: list[float], smoothing: float, color: str, label: str, *,
+                 lw: float = 2.0, alpha: float = 1.0, drawstyle: str = "default") -> list[np.ndarray]:
+    """Draw one per-epoch series (x = 1..n); return the drawn values for the log-scale rule."""
+    y = _cut(values)
+    x = np.arange(1, y.size + 1)
+    marker = "o" if y.size <= 40 else None
+    if smoothing > 0:
+        ax.plot(x, y, color=color, lw=1.0, alpha=0.3, marker=marker, ms=3, drawstyle=drawstyle)
+        smooth = ema_smooth(y, smoothing)
+        ax.plot(x, smooth, color=color, lw=lw, alpha=alpha, label=f"{label} (EMA {smoothing:g})",
+                drawstyle=drawstyle)
+        drawn = [y, smooth]
+    else:
+        ax.plot(x, y, color=color, lw=lw, alpha=alpha, marker=marker, ms=4, label=label, drawstyle=drawstyle)
+        drawn = [y]
+    _mark_last_finite(ax, values, x, y)
+    return drawn
+
+
+def _draw_iterations(ax: Axes, values: list[float], iters_per_epoch: float, smoothing: float, color: str,
+                     label: str, alpha: float = 0.25) -> list[np.ndarray]:
+    """Draw a per-iteration series on the epoch axis, decimated so that 10^7 points cost ~2000."""
+    y = _cut(values)
+    x = np.arange(1, y.size + 1) / iters_per_epoch
+    xd, yd = decimate_minmax(x, y, MAX_ITER_POINTS)
+    ax.plot(xd, yd, color=color, lw=0.7, alpha=alpha, label=label if smoothing <= 0 else None)
+    drawn = [yd]
+    if smoothing > 0:
+        xs, ys = decimate_minmax(x, ema_smooth(y, smoothing), MAX_ITER_POINTS)
+        ax.plot(xs, ys, color=color, lw=1.0, alpha=min(1.0, alpha * 3), label=f"{label} (EMA {smoothing:g})")
+        drawn.append(ys)
+    _mark_last_finite(ax, values, x, y)
+    return drawn
+
+
+def _mark_last_finite(ax: Axes, values: list[float], x: np.ndarray, y: np.ndarray) -> None:
+    """An ``x`` where a diverged series was last finite."""
+    if y.size and _diverged_at(values) is not None:
+        ax.plot([x[-1]], [y[-1]], "x", color=BAD_COLOR, ms=10, mew=2.5, zorder=5)
+
+
+def _mark_best_and_overfitting(ax: Axes, h: TrainingHistory) -> None:
+    """Vertical line at the best epoch; shade from the overfitting onset (per `diagnosis`) to the end."""
+    best = h.best_epoch
+    series, name = (h.val_loss, "val") if np.isfinite(h.val_loss).any() else (h.train_loss, "train")
+    if best is None or not abs(series[best]) <= HUGE:
+        return
+    ax.axvline(best + 1, color=BEST_COLOR, ls="--", lw=1.2,
+               label=f"best epoch {best + 1} ({name} {series[best]:.3g})")
+    ax.plot([best + 1], [series[best]], "*", color=BEST_COLOR, ms=12, zorder=5)
+    onset = _overfitting_onset(h)
+    if onset is not None and onset + 1 < h.epochs:
+        ax.axvspan(onset + 1, h.epochs, color=BAD_COLOR, alpha=0.07, lw=0,
+                   label=f"overfitting from epoch {onset + 1}")
+
+
+def _mark_stop(ax: Axes, h: TrainingHistory) -> None:
+    """A red line and label at the epoch where the run first hit NaN/Inf, or the recorded stop reason."""
+    diverged = _divergence(h)
+    if diverged is not None:
+        epoch, kind = diverged
+        ax.axvline(epoch, color=BAD_COLOR, ls=":", lw=1.5, label=f"diverged ({kind}) at epoch {epoch}")
+    elif h.stop_reason:
+        ax.text(0.99, 0.97, f"stopped: {h.stop_reason}", transform=ax.transAxes, ha="right", va="top",
+                color=BAD_COLOR, fontsize=9)
+
+
+def _divergence(h: TrainingHistory) -> tuple[int, str] | None:
+    """(1-based epoch, "NaN" or "Inf") of the earliest blow-up in the loss series, or None."""
+    found = []
+    for values, per_iteration in ((h.train_loss, False), (h.val_loss, False), (h.iter_loss, True)):
+        k = _diverged_at(values)
+        if k is not None:
+            epoch = int(np.ceil((k + 1) / h.iters_per_epoch)) if per_iteration else k + 1
+            found.append((epoch, _kind(values[k])))
+    return min(found) if found else None
+
+
+def _overfitting_onset(h: TrainingHistory) -> int | None:
+    """0-based onset epoch from the diagnosis' overfitting rule, so the plot and the diagnosis agree.
+
+    Only the per-epoch losses are passed on: the rule reads nothing else, and copying a long
+    per-iteration record would cost more than the whole figure.
+    """
+    from .diagnosis import identify_training_issues
+
+    diagnosis = identify_training_issues(TrainingHistory(train_loss=h.train_loss, val_loss=h.val_loss))
+    return diagnosis["overfitting"].epoch if "overfitting" in diagnosis else None
+
+
+def _finish_axes(ax: Axes, drawn: list[np.ndarray], log_scale: bool | str, ylabel: str, title: str,
+                 empty: str | None = None) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    if not drawn and empty:
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", color="0.5")
+    if log_scale == "auto":
+        log_scale = use_log_scale(drawn)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel + (" (log scale)" if log_scale else ""))
+    ax.set_title(title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+
+
+def use_log_scale(series: list[np.ndarray]) -> bool:
+    """The automatic log-scale rule: all finite values > 0 and max/min > 10**LOG_DECADES."""
+    finite = [s[np.isfinite(s)] for s in series]
+    values = np.concatenate(finite) if finite else np.empty(0)
+    if values.size == 0 or values.min() <= 0:
+        return False
+    return bool(np.log10(values.max() / values.min()) > LOG_DECADES)
+
+
+# -- series helpers -----------------------------------------------------------------------------------
+def _drawable(y: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.abs(y) <= HUGE  # False for NaN and +-Inf too
+
+
+def _diverged_at(values: list[float]) -> int | None:
+    """Index of the first of the non-finite (or overflowed) values that end a series, else None."""
+    if not len(values) or abs(values[-1]) <= HUGE:
+        return None
+    ok = np.flatnonzero(_drawable(np.asarray(values, dtype=float)))
+    return int(ok[-1]) + 1 if ok.size else 0
+
+
+def _blew_up(y: np.ndarray) -> bool:
+    finite = y[np.isfinite(y)]
+    return bool(finite.size and finite[-1] > BLOWUP * abs(finite[0]))
+
+
+def _set_ylim(ax: Axes, values: np.ndarray, log: bool) -> None:
+    """Limits around `values` with a 5 % margin (in log space on a log axis); never a zero-height range."""
+    keep = np.isfinite(values) & (values > 0) if log else np.isfinite(values)
+    values = np.log10(values[keep]) if log else values[keep]
+    if not values.size:
+        return
+    lo, hi = values.min(), values.max()
+    pad = 0.05 * (hi - lo) if hi > lo else 0.5 if log else 0.1 * max(abs(hi), 1.0)
+    lo, hi = lo - pad, hi + pad
+    ax.set_ylim((10**lo, 10**hi) if log else (lo, hi))
+
+
+def _kind(value: float) -> str:
+    return "NaN" if np.isnan(value) else "Inf" if np.isinf(value) else "overflow"
+
+
+def _cut(values: list[float]) -> np.ndarray:
+    """The series up to its last finite point; NaN/Inf gaps before that are drawn as gaps."""
+    y = np.asarray(values, dtype=float)
+    k = _diverged_at(values)
+    y = y[:k] if k is not None else y
+    return np.where(_drawable(y), y, np.nan)
+
+
+# -- figures and showing ------------------------------------------------------------------------------
+def _figure(show: bool | None, figsize: tuple[float, float]) -> Figure:
+    """A pyplot figure when it is to be shown, a free-standing one otherwise (nothing to close later)."""
+    if show:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=figsize, layout="constrained")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _axes(ax: Axes | None, show: bool | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = _figure(show is None or show, figsize)
+    return fig, fig.add_subplot()
+
+
+def _finish(fig: Figure, show: bool | None, own: bool = False) -> Figure:
+    """Show unless told not to (an axes handed in by the caller is theirs to show)."""
+    if show or (show is None and not own):
+        show_figure(fig)
+    return fig
+
+
+def show_figure(fig: Figure) -> None:
+    """Show `fig` once, whatever runs this: Jupyter/Colab inline, a GUI backend, or a headless kernel.
+
+    In a kernel the returned figure would be drawn a second time as the cell's value; that one echo is
+    suppressed (a later cell that evaluates the figure still shows it).
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    shell = kernel_shell()
+    backend = matplotlib.get_backend().lower()
+    if backend in _NON_INTERACTIVE:
+        if shell is None:
+            return  # a script on Agg: nothing can be shown, and plt.show() would only warn
+        from IPython.display import Image, display
+
+        display(Image(data=figure_png(fig)))
+        plt.close(fig)
+    else:
+        plt.show()
+    if shell is not None:
+        _suppress_echo(fig, shell)
+
+
+def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
+    """The figure rendered to PNG bytes (what a notebook displays)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
+    return buf.getvalue()
+
+
+def kernel_shell() -> Any:
+    """The running IPython kernel's shell, or None in a terminal/script (IPython is never imported here)."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell if getattr(shell, "kernel", None) is not None else None
+
+
+def _suppress_echo(fig: Figure, shell: Any) -> None:
+    shown_in = shell.execution_count
+
+    def _ipython_display_() -> None:
+        del fig._ipython_display_
+        if shell.execution_count != shown_in:
+            from IPython.display import display
+
+            display(fig)
+
+    fig._ipython_display_ = _ipython_display_
