@@ -123,6 +123,7 @@ class _Bar:
     def __init__(self, total: int | None, desc: str, notebook: bool, file: TextIO | None):
         self.total, self.desc, self.notebook, self.file = total, desc, notebook, file
         self._handle: Any = None
+        self._width = 0
 
     def draw(self, done: int, elapsed: float, final: bool = False) -> None:
         counts = f"{done}/{self.total}" if self.total else f"{done} it"
@@ -130,16 +131,18 @@ class _Bar:
         if self.total and 0 < done < self.total:
             timing += f"<{_clock(elapsed / done * (self.total - done))}"
         if elapsed > 0 and done:
-            timing += f", {done / elapsed:.3g} it/s"
+            rate = done / elapsed
+            timing += f", {rate:.0f} it/s" if rate >= 100 else f", {rate:.3g} it/s"
         if self.notebook:
             self._html(done, f"{counts} [{timing}]")
         else:
             frac = min(1.0, done / self.total) if self.total else None
             bar = f" {frac:4.0%} |{'#' * round(frac * 24):<24}|" if frac is not None else ""
+            line = f"{self.desc + ':' if self.desc else ''}{bar} {counts} [{timing}]"
             out = self.file or sys.stdout
-            out.write(f"\r{self.desc + ':' if self.desc else ''}{bar} {counts} [{timing}]")
-            out.write("\n" if final else "")
+            out.write(f"\r{line:<{self._width}}" + ("\n" if final else ""))  # pad over a longer last line
             out.flush()
+            self._width = len(line)
 
     def _html(self, done: int, text: str) -> None:
         from IPython.display import HTML, display
