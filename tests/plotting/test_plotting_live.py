@@ -1,0 +1,106 @@
+"""LivePlot and progress: text in a terminal, one display handle updated in place in a notebook."""
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import IPython.display  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from losslab.core.live import LivePlot, progress, status_line  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+
+class FakeHandle:
+    def __init__(self, obj):
+        self.shown = [obj]
+
+    def update(self, obj):
+        self.shown.append(obj)
+
+
+@pytest.fixture
+def fake_display(monkeypatch):
+    """IPython's display(..., display_id=True) as a notebook would answer it: a handle per call."""
+    handles = []
+
+    def display(obj, display_id=False):
+        assert display_id is True, "live output must go through an updatable display handle"
+        handles.append(FakeHandle(obj))
+        return handles[-1]
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    return handles
+
+
+def epochs_of(history, n):
+    return {"train_loss": history["train_loss"][:n], "val_loss": history["val_loss"][:n]}
+
+
+def test_terminal_prints_one_line_per_update(train_run):
+    h = train_run(lr=0.01, epochs=5)
+    out = io.StringIO()
+    lp = LivePlot(title="sgd", min_interval=0, notebook=False, file=out)
+    for n in range(1, 6):
+        lp.update(epochs_of(h, n))
+    lp.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 5
+    assert lines[-1] == status_line(epochs_of(h, 5), "sgd")
+    assert lines[-1].startswith("sgd  epoch   5  train ") and f"val {h['val_loss'][4]:.4g}" in lines[-1]
+
+
+def test_updates_are_throttled_and_the_last_one_is_drawn_on_close(train_run):
+    h = train_run(lr=0.01, epochs=5)
+    out = io.StringIO()
+    with LivePlot(min_interval=3600, notebook=False, file=out) as lp:
+        for n in range(1, 6):
+            lp.update(epochs_of(h, n))
+        assert lp.redraws == 1
+    assert lp.redraws == 2 and out.getvalue().splitlines()[-1].startswith("epoch   5")
+
+
+def test_notebook_mode_updates_one_display_handle(train_run, fake_display):
+    h = train_run(lr=0.01, epochs=4)
+    before = plt.get_fignums()
+    lp = LivePlot(title="live", min_interval=0, notebook=True)
+    for n in range(1, 5):
+        lp.update(epochs_of(h, n))
+    lp.close()
+    assert len(fake_display) == 1  # one output, replaced in place
+    images = fake_display[0].shown
+    assert len(images) == 4 and all(img.data.startswith(b"\x89PNG") for img in images)
+    assert len({img.data for img in images}) == 4  # each update shows the new state
+    assert plt.get_fignums() == before  # nothing left for the notebook to show twice at the end
+
+
+def test_terminal_is_detected_without_a_kernel():
+    assert LivePlot().notebook is False
+
+
+def test_progress_in_a_terminal():
+    out = io.StringIO()
+    items = list(progress(range(50), desc="train", min_interval=0, notebook=False, file=out))
+    assert items == list(range(50))
+    text = out.getvalue()
+    assert text.startswith("\rtrain:   0% |") and text.endswith("\n")
+    assert "50/50" in text.split("\r")[-1] and "100%" in text.split("\r")[-1]
+
+
+def test_progress_finishes_on_break_and_without_len():
+    out = io.StringIO()
+    for i in progress((k for k in range(100)), desc="gen", notebook=False, file=out):
+        if i == 9:
+            break
+    last = out.getvalue().split("\r")[-1]  # the item being worked on at the break is not counted (as tqdm)
+    assert last.startswith("gen: 9 it [") and last.endswith("\n")
+
+
+def test_progress_in_a_notebook_is_one_html_bar(fake_display):
+    assert list(progress(range(20), total=20, desc="epochs", min_interval=0, notebook=True)) == list(range(20))
+    assert len(fake_display) == 1
+    final = fake_display[0].shown[-1].data
+    assert '<progress value="20" max="20"' in final and "epochs" in final and "20/20" in final
