@@ -1,0 +1,1 @@
+"""The Loss Curves grading pipeline: nbgrader as the engine, Dask for parallel workers, one command for a class."""

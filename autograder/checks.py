@@ -1,0 +1,67 @@
+"""What went wrong with a submission, read from its notebook before grading and from nbgrader's output after."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import nbformat
+from nbformat import NotebookNode
+
+
+class Unreadable(ValueError):
+    """The file is not valid JSON or not a Jupyter notebook."""
+
+
+def read_notebook(data: bytes) -> NotebookNode:
+    """Parse and validate a submitted notebook, raising Unreadable with a reason a student understands."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Unreadable(f"not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
+        raise Unreadable("valid JSON but not a Jupyter notebook (no cells / nbformat)")
+    try:
+        nb = nbformat.reads(json.dumps(raw), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises several types for broken notebooks
+        raise Unreadable(f"not a valid notebook ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    return nb
+
+
+def _locked_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
+    from nbgrader import utils
+
+    return {cell.metadata.nbgrader["grade_id"]: cell for cell in nb.cells
+            if "nbgrader" in cell.metadata and "grade_id" in cell.metadata.nbgrader and utils.is_locked(cell)}
+
+
+def compare_with_release(submitted: NotebookNode, released: NotebookNode) -> tuple[list[str], list[str]]:
+    """(missing, edited) read-only cells: compared with the released copy, since the source one holds hidden tests."""
+    from nbgrader.utils import compute_checksum
+
+    ours, theirs = _locked_cells(released), _locked_cells(submitted)
+    missing = [gid for gid in ours if gid not in theirs]
+    edited = [gid for gid in ours if gid in theirs and compute_checksum(theirs[gid]) != compute_checksum(ours[gid])]
+    return missing, edited
+
+
+def cell_label(cell: NotebookNode, index: int) -> str:
+    """How a report names a cell: its grade id, or its position."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+
+
+def error_cells(nb: NotebookNode, ename: str) -> list[str]:
+    """Cells of an executed notebook whose output holds an error of this name."""
+    return [cell_label(cell, i) for i, cell in enumerate(nb.cells)
+            if any(out.get("output_type") == "error" and out.get("ename") == ename for out in cell.get("outputs", []))]
+
+
+def cell_tracker() -> tuple[Callable[..., None], dict[str, str]]:
+    """An nbclient on_cell_start hook and the record it fills, to say where a kernel died (nbgrader loses the
+    notebook then). A closure, not an object: traitlets deep-copies config values, and functions survive that."""
+    started: dict[str, str] = {}
+
+    def on_cell_start(cell: NotebookNode, cell_index: int, **_: Any) -> None:
+        started["label"] = cell_label(cell, cell_index)
+
+    return on_cell_start, started

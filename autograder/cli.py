@@ -1,0 +1,67 @@
+"""`python -m autograder grade|release`: the instructor's two commands."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .course import SOURCE
+from .submissions import DEFAULT_NAMED_REGEXP
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .pipeline import DEFAULT_OUT, SAMPLE_CLASS, grade
+    from .report import table
+
+    out = Path(args.out or DEFAULT_OUT)
+    results = grade(Path(args.submissions or SAMPLE_CLASS), out, workers=args.workers, scheduler=args.scheduler,
+                    assignments=args.assignments.split(",") if args.assignments else None,
+                    named_regexp=args.named_regexp, progress=not args.quiet)
+    print(table(results))
+    print(f"\nwrote {out / 'grades.csv'}, {out / 'report.html'}, {out / 'gradebook.db'}, "
+          f"{out / 'feedback'}/, {out / 'autograded'}/")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from .release import RELEASE, check, generate
+
+    if args.check:
+        problems = check()
+        for problem in problems:
+            print(problem)
+        print("release/ matches source/" if not problems else f"{len(problems)} difference(s): run "
+              "`python -m autograder release` and commit release/")
+        return 1 if problems else 0
+    for aid in generate(RELEASE):
+        print(f"release/{aid} regenerated from source/{aid}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    g = commands.add_parser("grade", help="grade a folder or zip of submissions")
+    g.add_argument("submissions", nargs="?", help="folder of <student>/<assignment>/*.ipynb or a zip "
+                   "(default: the bundled sample class)")
+    g.add_argument("--out", help="output folder (default: out/grading)")
+    g.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4),
+                   help="Dask LocalCluster worker processes; 1 grades serially in this process (default: cores, max 4)")
+    g.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    g.add_argument("--assignments", help=f"comma-separated assignment ids (default: every folder of {SOURCE})")
+    g.add_argument("--named-regexp", default=DEFAULT_NAMED_REGEXP,
+                   help="regexp with student_id and file_id groups for flat file names in a zip")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(run=_grade)
+    r = commands.add_parser("release", help="regenerate release/ from source/")
+    r.add_argument("--check", action="store_true", help="exit 1 if the committed release/ differs")
+    r.set_defaults(run=_release)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

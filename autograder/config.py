@@ -1,0 +1,48 @@
+"""nbgrader configuration built in code, so every run grades with the same settings (no config files to drift)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from traitlets.config import Config
+
+#: Per-cell time limit (s) when the limits object does not state one: nbgrader's 30 s is too short for training.
+DEFAULT_CELL_TIMEOUT = 120
+
+#: Every stderr stream is dropped before scoring: a test fails by raising, never by a library warning.
+STDERR_PATTERN = r"(?s).*"
+
+
+def course_config(root: Path) -> Config:
+    """The settings every nbgrader step shares: one course directory and its own gradebook."""
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    c.CourseDirectory.course_id = "default_course"
+    return c
+
+
+def autograde_config(root: Path, cell_timeout: int, on_cell_start: Callable[..., Any] | None = None) -> Config:
+    """Autograde settings: bounded cells, warnings free, deleted test cells restored."""
+    c = course_config(root)
+    c.Execute.timeout = int(cell_timeout)
+    c.Execute.interrupt_on_timeout = True
+    c.Execute.raise_on_iopub_timeout = False
+    c.IgnorePattern.enabled = True
+    c.IgnorePattern.pattern = STDERR_PATTERN
+    c.OverwriteCells.add_missing_cells = True
+    if on_cell_start is not None:
+        c.Execute.on_cell_start = on_cell_start
+    return c
+
+
+def feedback_config(root: Path) -> Config:
+    """Feedback settings: hidden tests and their tracebacks removed before the HTML is written."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    from .feedback import HideHiddenTestErrors
+
+    c = course_config(root)
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestErrors, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    return c

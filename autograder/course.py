@@ -1,0 +1,84 @@
+"""Fresh nbgrader course directories: one per run for the release, one per submission for grading."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+import tarfile
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+from traitlets.config import Config
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "source"
+
+#: nbgrader converters chdir into the course root: one conversion at a time per process.
+_NBGRADER_LOCK = threading.Lock()
+
+
+class NbgraderFailed(RuntimeError):
+    """An nbgrader step reported failure; the message carries its log."""
+
+
+def ensure_alembic_on_path() -> None:
+    """nbgrader runs `alembic` from PATH when it creates a gradebook: use the one next to this Python."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def source_assignments(source: Path = SOURCE) -> list[str]:
+    """Assignment ids: the folders of source/ that hold a notebook."""
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def run_converter(converter_cls: type, config: Config, **attrs: Any) -> dict[str, Any]:
+    """Run one nbgrader converter in-process and return nbgrader's {success, log, error} dict."""
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    ensure_alembic_on_path()
+    with _NBGRADER_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy and nbformat noise, not the student's
+        coursedir = CourseDirectory(config=config)
+        for name in ("assignment_id", "student_id"):
+            if name in attrs:
+                setattr(coursedir, name, attrs.pop(name))
+        converter = converter_cls(coursedir=coursedir, config=config)
+        for name, value in attrs.items():
+            setattr(converter, name, value)
+        return capture_log(converter)
+
+
+def build_course(root: Path, assignments: list[str], source: Path = SOURCE) -> None:
+    """Copy source/<aid> into root and run generate_assignment: root then holds release/ and gradebook.db."""
+    from nbgrader.converters import GenerateAssignment
+
+    from .config import course_config
+
+    root.mkdir(parents=True, exist_ok=True)
+    for aid in assignments:
+        shutil.copytree(source / aid, root / "source" / aid,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        result = run_converter(GenerateAssignment, course_config(root), assignment_id=aid,
+                               force=True, create_assignment=True)
+        if not result["success"]:
+            raise NbgraderFailed(f"generate_assignment {aid} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+
+
+def pack(root: Path) -> bytes:
+    """A course directory as tar bytes, so a worker on another machine can rebuild it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(root, arcname=".")
+    return buf.getvalue()
+
+
+def unpack(data: bytes, root: Path) -> None:
+    """Rebuild a packed course directory under root."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(root, filter="data")

@@ -1,0 +1,79 @@
+"""Student feedback: nbgrader's HTML with hidden tests AND their error tracebacks removed, plus a status banner."""
+from __future__ import annotations
+
+import html
+import re
+
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat import NotebookNode
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: IPython names the failing line of the cell itself as "Cell In[7], line 12" (older: "<ipython-input-...> 12").
+CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\],\s*line\s+(\d+))|(?:<ipython-input-[^>]*>\s+in\s+\S+\n-*>\s*(\d+))")
+HIDDEN_MESSAGE = "{ename}: a hidden test failed (its code and message are not shown)"
+
+
+def hidden_lines(source: str) -> set[int]:
+    """1-based line numbers of a cell's hidden-test regions, delimiters included."""
+    lines, inside = set(), False
+    for number, line in enumerate(source.split("\n"), start=1):
+        if BEGIN in line:
+            inside = True
+        if inside:
+            lines.add(number)
+        if END in line:
+            inside = False
+    return lines
+
+
+def failing_line(traceback: list[str]) -> int | None:
+    """The line of the cell itself where the error was raised (its outermost frame), if the traceback says."""
+    match = CELL_LINE.search(ANSI.sub("", "\n".join(traceback)))
+    if match is None:
+        return None
+    return int(match.group(1) or match.group(2))
+
+
+class HideHiddenTestErrors(NbGraderPreprocessor):
+    """Replaces errors of cells with hidden tests: a hidden line's error says only its exception type, a visible
+    line's error keeps its message but loses the traceback, whose context lines could show hidden code."""
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, index: int
+                        ) -> tuple[NotebookNode, ResourcesDict]:
+        hidden = hidden_lines(cell.source) if cell.cell_type == "code" else set()
+        if not hidden:
+            return cell, resources
+        for output in cell.get("outputs", []):
+            if output.output_type != "error":
+                continue
+            line = failing_line(output.traceback)
+            if line is None or line in hidden:
+                output.evalue = ""
+                output.traceback = [HIDDEN_MESSAGE.format(ename=output.ename)]
+            else:
+                output.traceback = [f"{output.ename}: {output.evalue} (line {line})"]
+        return cell, resources
+
+
+def banner(status: str, reason: str) -> str:
+    """An HTML block that tells the student how the submission was graded."""
+    color = "#2e7d32" if status == "graded" else "#b71c1c"
+    return (f'<div style="border:2px solid {color};padding:8px;margin:8px;font-family:sans-serif">'
+            f"<b>Status: {html.escape(status)}</b><br>{html.escape(reason)}</div>")
+
+
+def with_banner(page: bytes, status: str, reason: str) -> bytes:
+    """nbgrader's feedback page with the status banner first in its body."""
+    text = page.decode("utf-8")
+    text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner(status, reason), text, count=1)
+    return text.encode("utf-8")
+
+
+def plain_page(student: str, assignment: str, score: float, max_score: float, status: str, reason: str) -> bytes:
+    """Feedback for a submission nbgrader could not run (missing, unreadable, kernel died)."""
+    title = html.escape(f"{assignment} - {student}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+            f"<h1>{title}</h1>{banner(status, reason)}<p>Score: {score:g} / {max_score:g}</p></body></html>"
+            ).encode("utf-8")

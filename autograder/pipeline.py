@@ -1,0 +1,96 @@
+"""Grade a class: one task per submission on Dask workers (or in this process), merged into one set of outputs."""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import isolation
+from .course import REPO, SOURCE, build_course, ensure_alembic_on_path, pack, source_assignments
+from .merge import merge
+from .progress import Progress
+from .report import write_csv, write_html
+from .results import Outcome, Result, Submission
+from .submissions import DEFAULT_NAMED_REGEXP, collect
+from .worker import grade_submission
+
+SAMPLE_CLASS = REPO / "autograder" / "sample_class"
+DEFAULT_OUT = REPO / "out" / "grading"
+
+
+def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT, workers: int = 1,
+          scheduler: str | None = None, limits: Any = None, assignments: list[str] | None = None,
+          source: Path | str = SOURCE, named_regexp: str = DEFAULT_NAMED_REGEXP,
+          progress: bool = True) -> list[Result]:
+    """Grade every submission and write grades.csv, feedback/, autograded/, gradebook.db and report.html to out.
+
+    workers=1 without a scheduler grades in this process, one submission after another; workers>1 starts a
+    Dask LocalCluster of that many single-threaded worker processes; scheduler='tcp://host:8786' uses a running
+    Dask cluster (its workers need this repository's environment installed)."""
+    ensure_alembic_on_path()
+    source, out = Path(source), Path(out)
+    assignments = assignments or source_assignments(source)
+    todo = collect(Path(submissions), assignments, named_regexp)
+    limits = limits if limits is not None else isolation.default_limits()
+    with tempfile.TemporaryDirectory(prefix="autograder-course-") as tmp:
+        course = Path(tmp)
+        build_course(course, assignments, source)
+        template = pack(course)
+        bar = Progress(len(todo), enabled=progress)
+        outcomes = []
+        for outcome in _run(template, todo, limits, workers, scheduler):
+            outcomes.append(outcome)
+            bar.step(f"{outcome.result.student}/{outcome.result.assignment}: {outcome.result.status}")
+        outcomes.sort(key=lambda o: (o.result.student, o.result.assignment))
+        _write(out, outcomes, course / "gradebook.db")
+    return [o.result for o in outcomes]
+
+
+def _run(template: bytes, todo: list[Submission], limits: Any, workers: int,
+         scheduler: str | None) -> Iterator[Outcome]:
+    if scheduler is None and workers <= 1:
+        for submission in todo:
+            yield grade_submission(template, submission, limits)
+        return
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        shared = client.scatter(template, broadcast=True)
+        futures = {client.submit(grade_submission, shared, sub, limits, pure=False): sub for sub in todo}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:  # the worker itself died (KilledWorker ...): this submission still gets a row
+                sub = futures[future]
+                reason = f"grading worker lost: {type(exc).__name__}: {exc}"
+                yield Outcome(Result(sub.student, sub.assignment, 0.0, 0.0, "kernel_died", reason))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _write(out: Path, outcomes: list[Outcome], template_db: Path) -> None:
+    """Replace the previous run's outputs: a rerun never mixes with an older one."""
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in ("autograded", "feedback"):
+        shutil.rmtree(out / folder, ignore_errors=True)
+    for outcome in outcomes:
+        r = outcome.result
+        for kind, files in (("autograded", outcome.autograded), ("feedback", outcome.feedback)):
+            folder = out / kind / r.student / r.assignment
+            for name, data in files.items():
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(data)
+    results = [o.result for o in outcomes]
+    merge(template_db, out / "gradebook.db", outcomes)
+    write_csv(results, out / "grades.csv")
+    write_html(results, out / "report.html")

@@ -1,0 +1,178 @@
+"""Grade ONE submission in its own fresh course directory: the unit of work a Dask worker runs."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from . import isolation
+from .checks import Unreadable, cell_tracker, compare_with_release, error_cells, read_notebook
+from .config import autograde_config, feedback_config
+from .course import run_converter, unpack
+from .feedback import plain_page, with_banner
+from .results import CellScore, Outcome, Result, Submission
+
+#: When several things went wrong, the report names the most severe.
+SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "kernel_died", "cells_missing", "tampered")
+
+
+def grade_submission(template: bytes, submission: Submission, limits: Any) -> Outcome:
+    """Never raises: whatever the student handed in, the answer is a grade and a reason."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"autograder-{submission.student}-") as tmp:
+        root = Path(tmp)
+        unpack(template, root)
+        try:
+            outcome = _grade_in(root, submission, limits)
+        except Exception as exc:  # a grader bug must not cost the other students their grades
+            outcome = _failed(root, submission, "kernel_died", f"grading failed: {type(exc).__name__}: {exc}")
+    outcome.result.seconds = round(time.perf_counter() - started, 2)
+    return outcome
+
+
+def _notebook_names(root: Path, aid: str) -> list[str]:
+    return sorted(p.name for p in (root / "release" / aid).glob("*.ipynb"))
+
+
+def _is_test(notebook: Any, cell: Any) -> bool:
+    """A test cell (autograded), as opposed to an answer a person grades."""
+    return cell.cell_type == "code" and cell.name not in {c.name for c in notebook.solution_cells}
+
+
+def _zero_cells(root: Path, aid: str) -> list[CellScore]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return [CellScore(nb.name, cell.name, 0.0, float(cell.max_score), 0.0, False, _is_test(nb, cell))
+                for nb in gb.find_assignment(aid).notebooks for cell in nb.grade_cells]
+
+
+def _failed(root: Path, sub: Submission, status: str, reason: str) -> Outcome:
+    cells = _zero_cells(root, sub.assignment)
+    max_score = sum(c.max_score for c in cells)
+    page = plain_page(sub.student, sub.assignment, 0.0, max_score, status, reason)
+    feedback = {name.replace(".ipynb", ".html"): page for name in _notebook_names(root, sub.assignment)}
+    return Outcome(Result(sub.student, sub.assignment, 0.0, max_score, status, reason, cells), feedback=feedback)
+
+
+def _place_files(root: Path, sub: Submission, expected: list[str]) -> dict[str, bytes]:
+    """Write the submission where nbgrader looks; a single notebook under another name is taken as the one."""
+    files = dict(sub.files)
+    notebooks = [name for name in files if name.endswith(".ipynb")]
+    if len(expected) == 1 and expected[0] not in files and len(notebooks) == 1:
+        files[expected[0]] = files.pop(notebooks[0])
+    folder = root / "submitted" / sub.student / sub.assignment
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return files
+
+
+def _grade_in(root: Path, sub: Submission, limits: Any) -> Outcome:
+    expected = _notebook_names(root, sub.assignment)
+    files = _place_files(root, sub, expected)
+    present = [name for name in expected if name in files]
+    if not present:
+        handed_in = ", ".join(sorted(files)) or "nothing"
+        return _failed(root, sub, "missing", f"no submission (expected {', '.join(expected)}; found {handed_in})")
+
+    facts: dict[str, list[str]] = {}
+    for name in present:
+        try:
+            submitted = read_notebook(files[name])
+        except Unreadable as exc:
+            return _failed(root, sub, "unreadable", f"{name}: {exc}")
+        missing, edited = compare_with_release(submitted, nbformat.read(root / "release" / sub.assignment / name, 4))
+        if missing:
+            facts.setdefault("cells_missing", []).append(f"test cells deleted or renamed, restored: {', '.join(missing)}")
+        if edited:
+            facts.setdefault("tampered", []).append(f"read-only cells edited, restored: {', '.join(edited)}")
+    for name in sorted(set(expected) - set(present)):
+        facts.setdefault("cells_missing", []).append(f"notebook {name} missing, scored 0")
+
+    from nbgrader.converters import Autograde
+
+    hook, last_cell = cell_tracker()
+    config = autograde_config(root, isolation.cell_timeout(limits), on_cell_start=hook)
+    isolation.apply(config, limits, root)
+    run = run_converter(Autograde, config, assignment_id=sub.assignment, student_id=sub.student, force=True)
+    if not run["success"]:
+        status, reason = _diagnose_failure(run, last_cell.get("label"))
+        facts_text = "; ".join(text for texts in facts.values() for text in texts)
+        return _failed(root, sub, status, f"{reason}; {facts_text}" if facts_text else reason)
+
+    autograded_dir = root / "autograded" / sub.student / sub.assignment
+    for name in present:
+        executed = nbformat.read(autograded_dir / name, 4)
+        timed_out = error_cells(executed, "CellTimeoutError")
+        if timed_out:
+            facts.setdefault("timed_out", []).append(f"cell time limit hit in {', '.join(timed_out)}")
+        out_of_memory = error_cells(executed, "MemoryError")
+        if out_of_memory:
+            facts.setdefault("out_of_memory", []).append(f"MemoryError in {', '.join(out_of_memory)}")
+
+    status = next((s for s in SEVERITY if s in facts), "graded")
+    result = _read_grades(root, sub)
+    result.status = status
+    tests = [c for c in result.cells if c.autograded]
+    passed = f"{sum(c.score >= c.max_score for c in tests)}/{len(tests)} test cells passed"
+    result.reason = "; ".join([text for s in SEVERITY for text in facts.get(s, [])] + [passed])
+    manual = sum(c.max_score for c in result.cells if c.needs_manual_grade)
+    if manual:
+        result.reason += f"; {manual:g} points await manual grading"
+    return Outcome(result, autograded=_read_dir(autograded_dir, ".ipynb"),
+                   feedback=_feedback(root, sub, result), comments=_comments(root, sub))
+
+
+def _diagnose_failure(run: dict[str, Any], cell: str | None) -> tuple[str, str]:
+    """Why nbgrader gave up on a submission, from its log."""
+    text = f"{run.get('log', '')}\n{run.get('error', '')}"
+    where = f" while running {cell}" if cell else ""
+    if "MemoryError" in text:
+        return "out_of_memory", f"out of memory{where}"
+    if "UnresponsiveKernelError" in text or "kernel became unresponsive" in text:
+        return "timed_out", f"kernel stopped responding{where} (cell time limit)"
+    if "DeadKernelError" in text or "Kernel died" in text:
+        return "kernel_died", f"kernel died{where}"
+    last = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["unknown error"]
+    return "kernel_died", f"autograde failed{where}: {last[0][:300]}"
+
+
+def _read_grades(root: Path, sub: Submission) -> Result:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(sub.assignment, sub.student)
+        cells = [CellScore(nb.name, grade.name, float(grade.score), float(grade.max_score),
+                           grade.auto_score, bool(grade.needs_manual_grade), _is_test(nb.notebook, grade.cell))
+                 for nb in submission.notebooks for grade in nb.grades]
+        return Result(sub.student, sub.assignment, float(submission.score), float(submission.max_score),
+                      "graded", "", sorted(cells, key=lambda c: (c.notebook, c.grade_id)))
+
+
+def _comments(root: Path, sub: Submission) -> dict[tuple[str, str], str | None]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(sub.assignment, sub.student)
+        return {(nb.name, c.name): c.auto_comment for nb in submission.notebooks for c in nb.comments}
+
+
+def _feedback(root: Path, sub: Submission, result: Result) -> dict[str, bytes]:
+    from nbgrader.converters import GenerateFeedback
+
+    run = run_converter(GenerateFeedback, feedback_config(root), assignment_id=sub.assignment,
+                        student_id=sub.student, force=True)
+    folder = root / "feedback" / sub.student / sub.assignment
+    if not run["success"]:
+        reason = f"{result.reason} (feedback page could not be rendered)"
+        page = plain_page(sub.student, sub.assignment, result.score, result.max_score, result.status, reason)
+        return {name.replace(".ipynb", ".html"): page for name in _notebook_names(root, sub.assignment)}
+    return {name: with_banner(data, result.status, result.reason) for name, data in _read_dir(folder, ".html").items()}
+
+
+def _read_dir(folder: Path, suffix: str) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob(f"*{suffix}"))}
