@@ -369,10 +369,12 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.wall_exceeded = True
             _kill_group(self._popen)
 
-    async def interrupt_kernel(self) -> None:
-        """By message: a signal to bwrap's process group would never reach the kernel inside its own session."""
+    async def _async_interrupt_kernel(self) -> None:
+        """By message: SIGINT to bwrap's process group would kill bwrap, never reaching the kernel in its session."""
         self._connect_control_socket()
         self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
+
+    interrupt_kernel = _async_interrupt_kernel
 
     async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
         self._shutdown_asked = True

@@ -1,0 +1,133 @@
+"""The sandbox on its own, without nbgrader's course machinery: one kernel, a few probing cells, seconds."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+from traitlets.config import Config
+
+from autograder import sandbox
+
+LIMITS = sandbox.Limits(cell_timeout=10, wall_seconds=60, output_bytes=2000, max_processes=64, memory_mb=2048,
+                        cpu_seconds=30, file_mb=8)
+
+needs_full = pytest.mark.skipif(sandbox._mode() != "full", reason="needs root and bubblewrap: "
+                                + sandbox.isolation_report().splitlines()[0])
+
+
+def _probe(code: str) -> str:
+    """A cell that prints one JSON line: {"ok": result} or {"err": exception name}."""
+    body = "\n".join("    " + line for line in code.strip().splitlines())
+    return f"import json\ntry:\n{body}\n    print(json.dumps({{'ok': _r}}))\nexcept BaseException as e:\n" \
+           f"    print(json.dumps({{'err': type(e).__name__}}))"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    course = tmp_path_factory.mktemp("course")
+    (course / "gradebook.db").write_text("secret gradebook")
+    (course / "other_student.txt").write_text("secret")
+    folder = course / "autograded" / "s1" / "a1"
+    folder.mkdir(parents=True)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    accepted: list[bool] = []
+    threading.Thread(target=lambda: accepted.append(bool(server.accept())), daemon=True).start()
+    port = server.getsockname()[1]
+    cells = {
+        "uid": "_r = __import__('os').getuid()",
+        "gradebook": f"_r = open({str(course / 'gradebook.db')!r}).read()",
+        "other": f"_r = open({str(course / 'other_student.txt')!r}).read()",
+        "write_up": f"_r = open({str(course / 'planted.txt')!r}, 'w').write('x')",
+        "write_own": "_r = open('mine.txt', 'w').write('x')",
+        "tcp": f"import socket\n_r = str(socket.create_connection(('127.0.0.1', {port}), timeout=2))",
+        "rlimits": "import resource as R\n_r = [R.getrlimit(getattr(R, n))[0] for n in "
+                   "('RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_CPU', 'RLIMIT_FSIZE')]",
+        "env": "import os\n_r = sorted(os.environ)",
+        "sleeper": "import subprocess\n_r = subprocess.Popen(['sleep', '1234.5']).pid",
+        "print_a_lot": "_r = 1\nprint('y' * 100_000)",
+    }
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_probe(c)) for c in cells.values()])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    config = Config()
+    sandbox.apply(config, LIMITS, course)
+    executed, _ = sandbox.SandboxedExecute(config=config).preprocess(
+        nb, {"metadata": {"path": str(folder), "name": "probe.ipynb"}})
+    server.close()
+    out = {}
+    for name, cell in zip(cells, executed.cells):
+        text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+        out[name] = json.loads(text.splitlines()[0]) if text.strip().startswith("{") else {"raw": text}
+        out[name]["outputs"] = cell.outputs
+    return {"cells": out, "course": course, "folder": folder, "accepted": accepted,
+            "records": sandbox.read_records(course)}
+
+
+def test_report_names_the_isolation() -> None:
+    report = sandbox.isolation_report(LIMITS)
+    assert "memory_mb=2048" in report
+    assert ("FULL" in report) != ("WARNING" in report)
+
+
+@needs_full
+def test_kernel_runs_as_a_throwaway_uid(run: dict) -> None:
+    uid = run["cells"]["uid"]["ok"]
+    assert uid >= sandbox.UID_BASE
+
+
+@needs_full
+@pytest.mark.parametrize("cell", ["gradebook", "other"])
+def test_files_outside_the_notebook_folder_are_invisible(run: dict, cell: str) -> None:
+    assert run["cells"][cell] == {"err": "FileNotFoundError", "outputs": run["cells"][cell]["outputs"]}
+
+
+@needs_full
+def test_writes_land_only_in_the_notebook_folder(run: dict) -> None:
+    assert "err" in run["cells"]["write_up"]
+    assert not (run["course"] / "planted.txt").exists()
+    assert (run["folder"] / "mine.txt").read_text() == "x"
+    assert (run["folder"] / "mine.txt").stat().st_uid == os.getuid()  # handed back to the grader
+
+
+@needs_full
+def test_no_network_even_to_loopback(run: dict) -> None:
+    assert run["cells"]["tcp"]["err"] in {"ConnectionRefusedError", "OSError", "TimeoutError"}
+    assert run["accepted"] == []
+
+
+def test_rlimits_applied(run: dict) -> None:
+    as_, nproc, cpu, fsize = run["cells"]["rlimits"]["ok"]
+    assert as_ == LIMITS.memory_mb << 20 and cpu == LIMITS.cpu_seconds and fsize == LIMITS.file_mb << 20
+    assert nproc >= LIMITS.max_processes
+
+
+def test_environment_is_clean(run: dict) -> None:
+    env = run["cells"]["env"]["ok"]
+    assert "JPY_PARENT_PID" not in env and not any("TOKEN" in k or "KEY" in k for k in env)
+
+
+def test_nothing_left_running(run: dict) -> None:
+    pid_inside = run["cells"]["sleeper"]["ok"]
+    assert pid_inside
+    left = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith("sleep\x001234.5")]
+    assert left == []
+
+
+def test_output_is_cut_and_recorded(run: dict) -> None:
+    text = "".join(o.get("text", "") for o in run["cells"]["print_a_lot"]["outputs"])
+    assert len(text) < LIMITS.output_bytes + 200 and "cut by the grader" in text
+    (record,) = run["records"]
+    assert record.truncated == ["cell 10"] and not record.died and sandbox.findings(run["course"]) == []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
