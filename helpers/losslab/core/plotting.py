@@ -49,6 +49,7 @@ def plot_loss_curves(history: TrainingHistory | Mapping[str, Any], title: str | 
     made and shown unless ``show=False``.
     """
     h = as_history(history)
+    show = ax is None if show is None else show  # an axes handed in is the caller's to show
     fig, ax = _axes(ax, show, figsize=(8.0, 4.8))
     drawn: list[np.ndarray] = []
     if show_iterations and h.iter_loss:
@@ -60,7 +61,7 @@ def plot_loss_curves(history: TrainingHistory | Mapping[str, Any], title: str | 
     _mark_best_and_overfitting(ax, h)
     _mark_stop(ax, h)
     _finish_axes(ax, drawn, log_scale, "loss", title or "Training and validation loss")
-    return _finish(fig, show, own=ax is not None)
+    return _finish(fig, show)
 
 
 def plot_lr_comparison(results: Mapping[float, TrainingHistory | Mapping[str, Any]], title: str | None = None,
@@ -136,6 +137,7 @@ def plot_histories(histories: Mapping[str, TrainingHistory | Mapping[str, Any]],
     runs = {str(name): as_history(h) for name, h in histories.items()}
     if not any(h[key] for h in runs.values()):
         raise ValueError(f"none of the histories has a {key!r} series")
+    show = ax is None if show is None else show  # an axes handed in is the caller's to show
     fig, ax = _axes(ax, show, figsize=(8.0, 4.8))
     drawn: list[np.ndarray] = []
     calm: list[np.ndarray] = []
@@ -164,7 +166,7 @@ def plot_histories(histories: Mapping[str, TrainingHistory | Mapping[str, Any]],
                  title or f"{ylabel} by run")
     if calm and len(calm) < len(drawn):
         _set_ylim(ax, np.concatenate(calm), log=ax.get_yscale() == "log")
-    return _finish(fig, show, own=ax is not None)
+    return _finish(fig, show)
 
 
 # -- drawing pieces -------------------------------------------------------------------------------
@@ -330,7 +332,7 @@ def _cut(values: list[float]) -> np.ndarray:
 
 
 # -- figures and showing ------------------------------------------------------------------------------
-def _figure(show: bool | None, figsize: tuple[float, float]) -> Figure:
+def _figure(show: bool, figsize: tuple[float, float]) -> Figure:
     """A pyplot figure when it is to be shown, a free-standing one otherwise (nothing to close later)."""
     if show:
         import matplotlib.pyplot as plt
@@ -341,16 +343,15 @@ def _figure(show: bool | None, figsize: tuple[float, float]) -> Figure:
     return Figure(figsize=figsize, layout="constrained")
 
 
-def _axes(ax: Axes | None, show: bool | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+def _axes(ax: Axes | None, show: bool, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
-    fig = _figure(show is None or show, figsize)
+    fig = _figure(show, figsize)
     return fig, fig.add_subplot()
 
 
-def _finish(fig: Figure, show: bool | None, own: bool = False) -> Figure:
-    """Show unless told not to (an axes handed in by the caller is theirs to show)."""
-    if show or (show is None and not own):
+def _finish(fig: Figure, show: bool) -> Figure:
+    if show:
         show_figure(fig)
     return fig
 
@@ -402,9 +403,9 @@ def _suppress_echo(fig: Figure, shell: Any) -> None:
 
     def _ipython_display_() -> None:
         del fig._ipython_display_
-        if shell.execution_count != shown_in:
-            from IPython.display import display
+        if shell.execution_count != shown_in:  # a later cell asks for the figure: show it
+            from IPython.display import Image, display
 
-            display(fig)
+            display(Image(data=figure_png(fig)))
 
     fig._ipython_display_ = _ipython_display_
