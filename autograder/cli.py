@@ -11,10 +11,12 @@ from .submissions import DEFAULT_NAMED_REGEXP
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from . import isolation
     from .pipeline import DEFAULT_OUT, SAMPLE_CLASS, grade
     from .report import table
 
     out = Path(args.out or DEFAULT_OUT)
+    print(isolation.report(isolation.default_limits()), file=sys.stderr)
     results = grade(Path(args.submissions or SAMPLE_CLASS), out, workers=args.workers, scheduler=args.scheduler,
                     assignments=args.assignments.split(",") if args.assignments else None,
                     named_regexp=args.named_regexp, progress=not args.quiet)

@@ -36,3 +36,16 @@ def apply(config: Config, limits: Any, workdir: Path) -> None:
                       RuntimeWarning, stacklevel=2)
         return
     sandbox.apply(config, limits, workdir)
+
+
+def findings(workdir: Path) -> list[tuple[str, str]] | None:
+    """(status, reason) pairs the sandbox observed from the grader side (kernel died, killed, timed out); None
+    without a sandbox, when the pipeline reads the executed notebooks instead."""
+    return sandbox.findings(workdir) if sandbox is not None else None
+
+
+def report(limits: Any) -> str:
+    """What isolation student code gets on this machine, for the top of every grading run."""
+    if sandbox is None:
+        return "WARNING: NO SANDBOX - autograder/sandbox.py is missing: student code runs as you, unbounded"
+    return sandbox.isolation_report(limits)
