@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["to_numpy", "check_close", "check_true", "check_type", "check_label", "is_finite_number",
-           "torch_regression_case", "torch_training_run"]
+           "torch_regression_case", "torch_training_run", "keras_twin", "keras_gradients"]
 
 
 def to_numpy(value: Any) -> np.ndarray:
@@ -104,3 +104,27 @@ def torch_training_run(*, seed: int, n_samples: int, lr: float, num_epochs: int,
     model = SimpleNet(5, hidden_dim, 1)
     opt = getattr(torch.optim, optimizer)(model.parameters(), lr=lr)
     return train_with_loss_tracking(model, train, val, torch.nn.MSELoss(), opt, num_epochs=num_epochs)
+
+
+def keras_twin(model, optimizer, loss):
+    """A copy of a built Keras model (same weights), compiled with ``optimizer`` and ``loss``.
+
+    Replaying a student's training with ``twin.train_on_batch`` gives the reference from Keras' own training
+    step, without writing the GradientTape code the student is asked for.
+    """
+    import keras
+
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    twin.compile(optimizer=optimizer, loss=loss, run_eagerly=True)  # one-off steps: tracing would cost more
+    return twin
+
+
+def keras_gradients(model, loss, x, y):
+    """Keras' own (loss, gradients) of ``model`` on one batch, read off one SGD step of rate 1 on a twin."""
+    import keras
+
+    twin = keras_twin(model, keras.optimizers.SGD(learning_rate=1.0), loss)
+    before = [v.numpy().astype(np.float64) for v in twin.trainable_variables]
+    value = float(twin.train_on_batch(x, y))
+    return value, [b - v.numpy().astype(np.float64) for b, v in zip(before, twin.trainable_variables)]
