@@ -135,6 +135,7 @@ def run_all(driver, timeout: float, continue_after_errors: bool = False) -> list
     return done
 
 
-def code_cell_element(driver, index: int):
-    """The DOM element of the visible notebook's code cell number `index` (0-based among code cells)."""
-    return driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")[index]
+def output_area(driver, index: int):
+    """The output area of the visible notebook's code cell number `index` (0-based among code cells)."""
+    cell = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")[index]
+    return cell.find_element(By.CSS_SELECTOR, ".jp-Cell-outputArea")
