@@ -1,11 +1,13 @@
 """Fresh nbgrader course directories: one per run for the release, one per submission for grading."""
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
 import sys
 import tarfile
+import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -54,6 +56,18 @@ def run_converter(converter_cls: type, config: Config, **attrs: Any) -> dict[str
         return capture_log(converter)
 
 
+@functools.lru_cache(maxsize=1)
+def _empty_gradebook() -> bytes:
+    """An empty gradebook, made once per process: creating one runs `alembic` in a subprocess (seconds)."""
+    from nbgrader.api import Gradebook
+
+    ensure_alembic_on_path()
+    with tempfile.TemporaryDirectory(prefix="autograder-gradebook-") as tmp:
+        path = Path(tmp) / "gradebook.db"
+        Gradebook(f"sqlite:///{path}").close()
+        return path.read_bytes()
+
+
 def build_course(root: Path, assignments: list[str], source: Path = SOURCE) -> None:
     """Copy source/<aid> into root and run generate_assignment: root then holds release/ and gradebook.db."""
     from nbgrader.converters import GenerateAssignment
@@ -61,6 +75,7 @@ def build_course(root: Path, assignments: list[str], source: Path = SOURCE) -> N
     from .config import course_config
 
     root.mkdir(parents=True, exist_ok=True)
+    (root / "gradebook.db").write_bytes(_empty_gradebook())
     for aid in assignments:
         shutil.copytree(source / aid, root / "source" / aid,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))

@@ -60,7 +60,7 @@ def _run(template: bytes, todo: list[Submission], limits: Any, workers: int,
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)
     client = Client(cluster if cluster is not None else scheduler)
     try:
         shared = client.scatter(template, broadcast=True)

@@ -62,7 +62,6 @@ def write_class(release_nb: Path, dest: Path) -> dict[str, tuple[float, str]]:
 
     students = {
         "ref": (_student_copy(release_nb, "def square(x):\n    return x * x"), (3.0, "graded")),
-        "blank": (_student_copy(release_nb), (0.0, "graded")),
         "hardcoder": (_student_copy(release_nb, "def square(x):\n    return 4"), (0.0, "graded")),
         "deleter": (_student_copy(release_nb, "def square(x):\n    return x * x", drop_warn_test),
                     (3.0, "cells_missing")),
