@@ -1,8 +1,8 @@
 """losslab for TensorFlow/Keras: ``from losslab.tensorflow import SimpleNet, train_with_loss_tracking, ...``.
 
-The same names as `losslab.torch`, with Keras models, losses and optimizers and tf.data underneath. An
-epoch runs inside one ``tf.function`` that writes per-step losses and gradient norms into TensorArrays,
-so they reach the host once per epoch. `LossHistory` fills the same record during ``model.fit``.
+The same names as `losslab.torch`, with Keras models, losses and optimizers and tf.data underneath. Each
+step is one ``tf.function``; its loss and gradient norms stay tensors until the epoch ends and are stacked
+and copied to the host once. `LossHistory` fills the same record during ``model.fit``.
 """
 from __future__ import annotations
 
@@ -116,27 +116,17 @@ def train_with_loss_tracking(model: keras.Model, train_loader, val_loader, crite
     clip = float(clip_grad_norm) if clip_grad_norm is not None else 0.0
 
     @tf.function
-    def train_epoch_graph(dataset):
-        losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-        sizes = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-        norms = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-        i = tf.constant(0)
-        for xb, yb in dataset:
-            with tf.GradientTape() as tape:
-                loss = criterion(yb, model(xb, training=True))
-                total_loss = loss + tf.add_n(model.losses) if model.losses else loss
-            grads = tape.gradient(total_loss, variables)
-            grads = [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)]
-            if measure:
-                per_var = tf.stack([tf.norm(tf.cast(g, tf.float32)) for g in grads])
-                norms = norms.write(i, per_var)
-                if clip_grad_norm is not None:
-                    grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=tf.norm(per_var))
-            optimizer.apply_gradients(zip(grads, variables))
-            losses = losses.write(i, tf.cast(loss, tf.float32))
-            sizes = sizes.write(i, tf.cast(tf.shape(xb)[0], tf.float32))
-            i += 1
-        return losses.stack(), sizes.stack(), (norms.stack() if measure else tf.zeros((0,)))
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = criterion(yb, model(xb, training=True))
+            total_loss = loss + tf.add_n(model.losses) if model.losses else loss
+        grads = tape.gradient(total_loss, variables)
+        grads = [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)]
+        per_var = tf.stack([tf.norm(tf.cast(g, tf.float32)) for g in grads]) if measure else tf.zeros((0,))
+        if clip_grad_norm is not None:
+            grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=tf.norm(per_var))
+        optimizer.apply_gradients(zip(grads, variables))
+        return tf.cast(loss, tf.float32), per_var
 
     @tf.function
     def validate_graph(dataset):
@@ -150,8 +140,16 @@ def train_with_loss_tracking(model: keras.Model, train_loader, val_loader, crite
     def train_epoch(epoch: int) -> EpochResult:
         if scheduler is not None:
             optimizer.learning_rate = float(scheduler(epoch, _current_lr(optimizer)))
-        losses, sizes, norms = train_epoch_graph(train_loader)
-        return EpochResult(losses.numpy(), sizes.numpy(), norms.numpy() if track_grad_norm else None)
+        losses, norms, sizes = [], [], []
+        for xb, yb in train_loader:  # step outputs stay tensors (on the device) until the epoch ends
+            loss, per_var = train_step(xb, yb)
+            losses.append(loss)
+            norms.append(per_var)
+            sizes.append(len(xb))
+        if not losses:
+            raise ValueError("the training dataset yields no batches")
+        return EpochResult(tf.stack(losses).numpy(), np.asarray(sizes),
+                           tf.stack(norms).numpy() if track_grad_norm else None)
 
     meta = {"framework": "tensorflow", "optimizer": type(optimizer).__name__,
             "criterion": type(criterion).__name__, "clip_grad_norm": clip_grad_norm}
