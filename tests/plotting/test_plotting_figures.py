@@ -59,19 +59,23 @@ def test_train_vs_val_with_best_epoch_and_overfitting_onset(overfit):
 
 
 def test_per_iteration_curve_sits_on_the_epoch_axis_decimated(gd_losses):
-    n_epochs, per_epoch = 50, 20_000  # a 10^6-iteration record
+    n_epochs, per_epoch = 50, 20_000  # a 10^6-iteration record, with one spike in it
     iters = gd_losses(n_epochs * per_epoch, lr=1e-3)
+    spike_at = 654_321
+    iters[spike_at] = 5 * iters.max()
     epoch_means = iters.reshape(n_epochs, per_epoch).mean(axis=1)
     h = {"train_loss": epoch_means.tolist(), "iter_loss": iters.tolist()}
     ax = plot_loss_curves(h, show=False).axes[0]
-    it_line = [ln for ln in ax.get_lines() if ln.get_label() == "train (per iteration)"][0]
-    x = it_line.get_xdata()
-    assert len(x) <= MAX_ITER_POINTS
-    assert x[0] == pytest.approx(1 / per_epoch) and x[-1] == pytest.approx(n_epochs)
-    assert it_line.get_alpha() < 0.5  # faint behind the per-epoch curve
-    assert max(it_line.get_ydata()) == iters.max()
-    assert not plot_loss_curves(h, show_iterations=False, show=False).axes[0].get_lines()[0].get_label().startswith(
-        "train (per")
+    (band,) = [c for c in ax.collections if c.get_label() == "train (per iteration)"]
+    x, y = band.get_paths()[0].vertices.T
+    assert len(x) <= 2 * MAX_ITER_POINTS + 10
+    assert x.min() < 0.1 and x.max() == pytest.approx(n_epochs, abs=0.05)  # iterations on the epoch axis
+    assert band.get_alpha() < 0.5  # faint behind the per-epoch curve
+    assert y.max() == iters[spike_at]  # the spike is drawn ...
+    bin_width = iters.size / (MAX_ITER_POINTS // 2) / per_epoch
+    assert abs(x[y.argmax()] - (spike_at + 1) / per_epoch) <= bin_width  # ... where it happened
+    assert not [c for c in plot_loss_curves(h, show_iterations=False, show=False).axes[0].collections
+                if c.get_label().startswith("train (per")]
 
 
 @pytest.mark.parametrize("history_key", ["train_loss", "iter_loss"])

@@ -83,11 +83,11 @@ def status_line(history: TrainingHistory | Mapping[str, Any], title: str | None 
     parts = [title] if title else []
     parts.append(f"epoch {h.epochs:>3}")
     parts.append(f"train {h.train_loss[-1]:.4g}")
-    if h.val_loss:
+    if len(h.val_loss):
         parts.append(f"val {h.val_loss[-1]:.4g}")
     best = h.best_epoch
     if best is not None:
-        series = h.val_loss if h.val_loss and best < len(h.val_loss) else h.train_loss
+        series = h.val_loss if best < len(h.val_loss) else h.train_loss
         parts.append(f"best {series[best]:.4g} @ epoch {best + 1}")
     if h.stop_reason:
         parts.append(f"stopped: {h.stop_reason}")
