@@ -8,6 +8,7 @@ IPython is only imported when a kernel is already running.
 from __future__ import annotations
 
 import html
+import math
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -87,7 +88,7 @@ def status_line(history: TrainingHistory | Mapping[str, Any], title: str | None 
         parts.append(f"val {h.val_loss[-1]:.4g}")
     best = h.best_epoch
     if best is not None:
-        series = h.val_loss if best < len(h.val_loss) else h.train_loss
+        series = h.val_loss if any(math.isfinite(v) for v in h.val_loss) else h.train_loss  # as best_epoch
         parts.append(f"best {series[best]:.4g} @ epoch {best + 1}")
     if h.stop_reason:
         parts.append(f"stopped: {h.stop_reason}")
