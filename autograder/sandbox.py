@@ -242,7 +242,8 @@ class SandboxedExecute(Execute):
         if msg["msg_type"] == "stream":
             msg = {**msg, "content": {**msg["content"], "text": msg["content"]["text"][: self.output_bytes - used]}}
             super().output(outs, msg, display_id, cell_index)
-        note = NotebookNode(output_type="stream", name="stderr",
+        name = msg["content"].get("name", "stdout") if msg["msg_type"] == "stream" else "stdout"
+        note = NotebookNode(output_type="stream", name=name,  # the pipeline drops stderr, so a cut stdout says so
                             text=f"\n[output cut by the grader at {self.output_bytes} bytes]\n")
         outs.append(note)
         return note
