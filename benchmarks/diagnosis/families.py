@@ -92,7 +92,7 @@ def _family_specs() -> list[RunSpec]:
     D = dict(family="digits_mlp", data="digits", hidden=(64,), epochs=25, batch_size=128)
     L = dict(family="nonlinear_linear", data="nonlinear", hidden=(), epochs=30, batch_size=64)
     N = dict(family="nonlinear_mlp", data="nonlinear", hidden=(64, 64), epochs=30, batch_size=64)
-    S = dict(family="deep_sigmoid", data="digits", hidden=(32,) * 8, act="sigmoid", epochs=20, batch_size=128)
+    S = dict(family="deep_sigmoid", data="digits", hidden=(32,) * 8, act="sigmoid", epochs=20, batch_size=32)
     return [
         # regression MLP (the seed assignment's SimpleNet shape on losslab's synthetic data)
         RunSpec(**R, cause="healthy", optimizer="sgd", lr=0.05),

@@ -20,97 +20,103 @@ import numpy as np
 from .history import TrainingHistory, as_history
 
 #: Every label a finding can carry, most severe first (this order sorts `Diagnosis.findings`).
-LABELS = ("diverging", "exploding_gradients", "vanishing_gradients", "oscillation", "overfitting",
-          "slow_convergence", "plateau", "underfitting", "healthy")
+LABELS = ("diverging", "exploding_gradients", "vanishing_gradients", "overfitting", "oscillation",
+          "slow_convergence", "underfitting", "plateau", "healthy")
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """The numbers behind every rule, with where each comes from.
 
-    Losses are compared in ratios (log scale), never in absolute units, so one set of thresholds serves MSE
+    Losses are compared as ratios (log scale), never in absolute units, so one set of thresholds serves MSE
     on any target scale and cross-entropy alike. Published detectors read accuracy or per-layer tensors;
-    where we adapt one of their rules to loss curves the adaptation is stated. "Ours" marks a number we
-    chose and checked on the labelled runs of ``benchmarks/diagnosis`` (tuned on the PyTorch runs, reported
-    on the TensorFlow runs as well).
+    where we adapt one of their rules to loss curves we say how. "Ours" marks a number we chose and checked
+    on the labelled runs of ``benchmarks/diagnosis`` (tuned on the PyTorch runs; the TensorFlow runs are
+    reported as held out). "Start" is the loss before any update: the first per-iteration loss when
+    ``iter_loss`` is recorded, else the first epoch's mean.
 
-    Diverging (loss non-finite or blown up)
-        Any NaN/Inf loss is divergence: AUTOTRAINER (Zhang et al., ICSE 2021, ``nan_loss``), DeepDiagnosis
-        (Wardat et al., ICSE 2022, "invalid loss") and UMLAUT (Schoop et al., CHI 2021, ``NaNInLossError``)
-        all use this rule.
-    diverge_loss_abs: float = 1e5
-        AUTOTRAINER also calls a run exploded when the validation loss reaches 1e5; we apply it to either loss.
-    diverge_factor: float = 3.0
-        Ours: a finite run diverged when its last training loss is above its first and at least this many
-        times its lowest value (it learned, then blew up, or never learned and grew).
+    Diverging. Any NaN/Inf loss is divergence: AUTOTRAINER (Zhang et al., ICSE 2021, ``nan_loss``),
+    DeepDiagnosis (Wardat et al., ICSE 2022, "invalid loss") and UMLAUT (Schoop et al., CHI 2021,
+    ``NaNInLossError``) all use this rule. For finite runs:
 
-    Gradients (only when ``grad_norm`` or ``layer_grad_norm`` is recorded)
-    explode_growth: float = 100.0
-        Ours: the mean gradient norm of some epoch exceeds this multiple of the first epoch's.
-    explode_layer_ratio: float = 70.0
-        AUTOTRAINER ``beta_3``: first-layer / last-layer gradient norm above 70 is an exploding gradient.
-    vanish_layer_ratio: float = 1e-3
-        AUTOTRAINER ``beta_1``: first-layer / last-layer gradient norm below 1e-3 ...
-    vanish_first_layer: float = 1e-4
-        ... and the first layer's norm below 1e-4 (AUTOTRAINER ``beta_2``) is a vanishing gradient.
-    vanish_abs: float = 1e-5
-        Ours, after DeepDiagnosis (mean |gradient| < 1e-7 is vanishing): a total gradient norm below 1e-5 while
-        the loss is still high (see ``underfit_ratio``).
+    - ``diverge_loss_abs`` = 1e5: AUTOTRAINER calls a run exploded when the validation loss reaches 1e5;
+      we apply it to any recorded loss.
+    - ``diverge_factor`` = 3: ours. The last training loss is above the start and at least 3x its lowest
+      value: the run learned, then blew up.
+    - ``diverge_spike`` = 10 and ``diverge_unrecovered`` = 0.5: ours. The loss shot above 10x the start
+      and the run ends above half the start: one huge step threw the weights somewhere it never recovered
+      from (typically dead ReLUs after a too-large first step).
 
-    Oscillation (AUTOTRAINER's ``unstable_loss`` adapted from accuracy to log-loss)
-    osc_rise: float = 0.10
-        AUTOTRAINER counts accuracy swings of ``zeta`` = 0.03; on a loss we count epochs whose training loss
-        rose by more than 10 % over the previous epoch (ours: a 3 % loss rise is routine SGD noise).
-    osc_fraction: float = 0.2
-        AUTOTRAINER ``eta`` = 0.2: unstable when such swings occur in at least 20 % of the epochs.
+    Gradients (only when ``grad_norm`` or ``layer_grad_norm`` is recorded):
 
-    Overfitting (UMLAUT's "validation loss increasing while training loss is stuck or decreasing", and
-    AUTOTRAINER's ``test_turn_bad``: train falls while validation rises)
-    overfit_rise: float = 0.10
-        Ours: the (3-epoch median) validation loss ends at least 10 % above its minimum ...
-    overfit_train_slack: float = 0.05
-        ... while the training loss at the end is no more than 5 % above its value at that minimum
-        ("stuck or decreasing"). The onset epoch is the epoch of the validation minimum.
+    - ``explode_growth`` = 100: ours. Some epoch's mean gradient norm is 100x the median of the epochs
+      before it (gradients that only shrink, as on a memorised training set, never count).
+    - ``explode_layer_ratio`` = 70: AUTOTRAINER ``beta_3``, first-layer over last-layer gradient norm.
+    - ``vanish_layer_ratio`` = 1e-3 and ``vanish_first_layer`` = 1e-4: AUTOTRAINER ``beta_1`` and
+      ``beta_2``; the first layer gets under 1e-3 of the last layer's gradient and under 1e-4 in norm.
+    - ``vanish_abs`` = 1e-5: ours, after DeepDiagnosis (mean absolute gradient < 1e-7): a total gradient
+      norm below 1e-5. Both vanishing rules also need the loss to be high (``underfit_ratio``): a model
+      at a perfect fit has small gradients too.
 
-    Slow convergence / learning rate too low (ours; DeepDiagnosis and AUTOTRAINER flag a loss or accuracy
-    that improves too little per window, which cannot tell "slow" from "converged")
-    slow_recent_fraction: float = 0.25
-        The last third of the epochs still brought at least 25 % of the whole log-loss decrease ...
-    slow_min_recent_drop: float = 0.05
-        ... and at least a 5 % decrease of its own, with the validation loss (if any) still falling.
+    Oscillation (AUTOTRAINER's ``unstable_loss`` moved from accuracy to the log of the loss):
 
-    Plateau (DeepDiagnosis "loss not decreasing" over a window of N = 5 epochs)
-    plateau_window: int = 5
-        DeepDiagnosis' N: at least this many epochs are needed to call a plateau.
-    plateau_max_progress: float = 0.05
-        Ours: the loss never fell more than 5 % below its first value: training has not started.
+    - ``osc_rise`` = 0.10: AUTOTRAINER counts accuracy swings of ``zeta`` = 0.03; on a loss we count
+      epochs whose training loss rose more than 10 % over the previous epoch (ours: smaller rises are
+      routine minibatch noise on our runs).
+    - ``osc_fraction`` = 0.1: AUTOTRAINER's ``eta`` is 0.2 of the epochs; ours is 0.1 (and at least two
+      rises), because a per-epoch mean already averages many steps and hides half of the swings.
 
-    Underfitting (ours: the run converged, but not far below where it began)
-    underfit_ratio: float = 0.3
-        The last training loss is at least 30 % of the initial loss (the first iteration's loss when
-        ``iter_loss`` is recorded, else the first epoch's).
+    Overfitting (UMLAUT: "validation loss increasing while training loss is stuck or decreasing";
+    AUTOTRAINER's ``test_turn_bad``: training loss falls while validation loss rises):
 
-    min_epochs: int = 4
-        Ours: trend rules (oscillation, overfitting, slow, underfitting) need at least this many epochs;
-        shorter runs are checked for divergence and gradients only.
+    - ``overfit_rise`` = 0.10: ours. The last three epochs of the 3-epoch-median validation loss average at
+      least 10 % above its minimum, ...
+    - ``overfit_noise`` = 2: ... and that rise is at least twice the typical epoch-to-epoch change of the
+      validation loss (ours: a noisy validation curve does not make a trend), ...
+    - ``overfit_train_slack`` = 0.05: ... while the last training loss is at most 5 % above its value at
+      the validation minimum. The onset is the epoch of the validation minimum.
+
+    Slow convergence, learning rate too low (ours: DeepDiagnosis' "loss not decreasing" and AUTOTRAINER's
+    ``sc_accuracy`` flag too little progress per window, which cannot tell "too slow" from "converged"):
+
+    - ``slow_recent_fraction`` = 0.25: the last third of the epochs brought at least a quarter of the whole
+      log-loss decrease (a converging curve brings far less: its decrease shrinks geometrically), ...
+    - ``slow_steady`` = 0.7: ... the training loss fell in at least 70 % of those epochs, ...
+    - ``slow_min_recent_drop`` = 0.005: ... by at least 0.5 % in all, and the validation loss fell too.
+
+    Underfitting and plateau:
+
+    - ``underfit_ratio`` = 0.3: ours. Training settled (not slow) with the last training loss at least 30 %
+      of the start: the model fits little of what it could.
+    - ``plateau_window`` = 5: DeepDiagnosis' window N = 5 for "loss not decreasing".
+    - ``plateau_max_progress`` = 0.05 and ``plateau_tol`` = 0.01: ours. The loss never fell 5 % below the
+      start and moved under 1 % over the last window: training never started.
+
+    ``min_epochs`` = 4: ours. Trend rules need at least 4 epochs; shorter runs are checked for non-finite
+    values, blow-ups and gradients only.
     """
 
     diverge_loss_abs: float = 1e5
     diverge_factor: float = 3.0
+    diverge_spike: float = 10.0
+    diverge_unrecovered: float = 0.5
     explode_growth: float = 100.0
     explode_layer_ratio: float = 70.0
     vanish_layer_ratio: float = 1e-3
     vanish_first_layer: float = 1e-4
     vanish_abs: float = 1e-5
     osc_rise: float = 0.10
-    osc_fraction: float = 0.2
+    osc_fraction: float = 0.1
     overfit_rise: float = 0.10
+    overfit_noise: float = 2.0
     overfit_train_slack: float = 0.05
     slow_recent_fraction: float = 0.25
-    slow_min_recent_drop: float = 0.05
+    slow_steady: float = 0.7
+    slow_min_recent_drop: float = 0.005
+    underfit_ratio: float = 0.3
     plateau_window: int = 5
     plateau_max_progress: float = 0.05
-    underfit_ratio: float = 0.3
+    plateau_tol: float = 0.01
     min_epochs: int = 4
 
 
@@ -192,6 +198,8 @@ def identify_training_issues(history: TrainingHistory | Mapping[str, Any], **ove
     th = _thresholds(overrides)
     run = _Run(hist)
     findings = [f for rule in _RULES if (f := rule(run, th)) is not None] + _gradients(run, th)
+    if "slow_convergence" not in (f.label for f in findings):  # still falling: not settled, not stuck
+        findings += _underfit_and_plateau(run, th)
     if not findings:
         findings = [_healthy(run)]
     findings.sort(key=lambda f: LABELS.index(f.label))
@@ -211,8 +219,11 @@ class _Run:
         self.n = len(self.train)
         self.finite = bool(np.isfinite(self.train).all() and np.isfinite(self.val).all()
                            and np.isfinite(self.iters).all())
-        first_iter = self.iters[0] if self.iters.size and np.isfinite(self.iters[0]) else None
-        self.initial = float(first_iter if first_iter is not None and first_iter > 0 else self.train[0])
+        it0 = float(self.iters[0]) if self.iters.size and np.isfinite(self.iters[0]) else math.nan
+        #: the loss before any update (first iteration) and a robust start level for ratios: one batch is
+        #: noisy, so the larger of it and the first epoch's mean (which is lower only if training went fast)
+        self.first = it0 if it0 > 0 else float(self.train[0])
+        self.initial = max(self.first, float(self.train[0])) if math.isfinite(self.train[0]) else self.first
         self.has_val = self.val.size == self.n and self.n > 0
 
     def log_train(self) -> np.ndarray:
@@ -243,23 +254,22 @@ def _diverging(run: _Run, th: Thresholds) -> Finding | None:
             ev["last_finite_train_loss"] = float(finite[-1])
         summary = f"the loss became NaN/Inf at epoch {epoch}" + (f" ({run.hist.stop_reason})"
                                                                  if run.hist.stop_reason else "")
+        ev.update(run.lr_evidence())
+        return Finding("diverging", ev, _TEXT["diverging"], list(_FIXES["diverging"]), epoch, summary)
+    vals = np.concatenate([run.train, run.val, run.iters])
+    low, last, peak = float(run.train.min()), float(run.train[-1]), float(vals.max())
+    ev.update(first_loss=run.first, min_train_loss=low, last_train_loss=last, max_loss=peak)
+    if peak >= th.diverge_loss_abs:
+        summary = f"the loss reached {_fmt(peak)}, beyond {_fmt(th.diverge_loss_abs)}"
+    elif last > run.first and low > 0 and last / low >= th.diverge_factor:
+        summary = f"the training loss grew from {_fmt(low)} to {_fmt(last)}, above where it started"
+    elif peak >= th.diverge_spike * run.first and last >= th.diverge_unrecovered * run.first:
+        summary = (f"the loss shot up to {_fmt(peak / run.first)}x its starting value and never recovered "
+                   f"(it ends at {last / run.first:.0%} of the start)")
     else:
-        vals = np.concatenate([run.train, run.val]) if run.val.size else run.train
-        low = float(run.train.min())
-        ratio = float(run.train[-1] / low) if low > 0 else math.inf
-        huge = float(vals.max()) >= th.diverge_loss_abs
-        grew = run.train[-1] > run.train[0] and ratio >= th.diverge_factor
-        if not (huge or grew):
-            return None
-        epoch = int(np.argmin(run.train))
-        ev.update(first_train_loss=float(run.train[0]), min_train_loss=low,
-                  last_train_loss=float(run.train[-1]), max_loss=float(vals.max()))
-        if math.isfinite(ratio):
-            ev["last_over_min"] = ratio
-        summary = (f"the training loss grew from {_fmt(low)} (epoch {epoch}) to {_fmt(run.train[-1])}"
-                   if grew else f"the loss reached {_fmt(vals.max())}, beyond {_fmt(th.diverge_loss_abs)}")
+        return None
     ev.update(run.lr_evidence())
-    return Finding("diverging", ev, _TEXT["diverging"], list(_FIXES["diverging"]), epoch, summary)
+    return _finding("diverging", ev, int(np.argmax(run.train)), summary)
 
 
 def _gradients(run: _Run, th: Thresholds) -> list[Finding]:
@@ -267,34 +277,31 @@ def _gradients(run: _Run, th: Thresholds) -> list[Finding]:
     g = run.grad
     layers = _layer_ratio(run.hist)
     if g.size:
-        fin = g[np.isfinite(g)]
-        if fin.size < g.size:
+        growth = _growth(g)
+        if not np.isfinite(g).all():
             ev = {"first_nonfinite_grad_epoch": float(np.argmin(np.isfinite(g)))}
             out.append(_finding("exploding_gradients", ev, int(ev["first_nonfinite_grad_epoch"]),
                                 "the gradient norm became NaN/Inf"))
-        elif fin.size >= 2 and fin[0] > 0 and fin.max() / fin[0] >= th.explode_growth:
-            epoch = int(np.argmax(fin))
-            ev = {"first_grad_norm": float(fin[0]), "max_grad_norm": float(fin.max()),
-                  "growth": float(fin.max() / fin[0])}
-            out.append(_finding("exploding_gradients", ev, epoch,
-                                f"the gradient norm grew {_fmt(ev['growth'])}x, to {_fmt(fin.max())}"))
-    if layers is not None and not any(f.label == "exploding_gradients" for f in out):
-        ratio, first = layers
-        if ratio > th.explode_layer_ratio:
-            out.append(_finding("exploding_gradients", {"first_over_last_layer": ratio}, None,
-                                f"the first layer's gradient is {_fmt(ratio)}x the last layer's"))
-    high_loss = run.finite and run.train[-1] >= th.underfit_ratio * run.initial
-    if high_loss:
-        if layers is not None and layers[0] < th.vanish_layer_ratio and layers[1] < th.vanish_first_layer:
-            ev = {"first_over_last_layer": layers[0], "first_layer_grad_norm": layers[1],
-                  "last_over_initial_loss": float(run.train[-1] / run.initial)}
-            out.append(_finding("vanishing_gradients", ev, None,
-                                f"the first layer gets {_fmt(layers[0])}x the last layer's gradient"))
-        elif g.size and np.isfinite(g).all() and float(np.median(g)) < th.vanish_abs:
-            ev = {"median_grad_norm": float(np.median(g)),
-                  "last_over_initial_loss": float(run.train[-1] / run.initial)}
-            out.append(_finding("vanishing_gradients", ev, None,
-                                f"the gradient norm is {_fmt(ev['median_grad_norm'])} while the loss is high"))
+        elif growth is not None and growth[0] >= th.explode_growth:
+            ev = {"growth": growth[0], "max_grad_norm": float(g[growth[1]])}
+            out.append(_finding("exploding_gradients", ev, growth[1],
+                                f"the gradient norm jumped to {_fmt(growth[0])}x its earlier level"))
+    if layers is not None and not out and layers[0] > th.explode_layer_ratio:
+        out.append(_finding("exploding_gradients", {"first_over_last_layer": layers[0]}, None,
+                            f"the first layer's gradient is {_fmt(layers[0])}x the last layer's"))
+    if not (run.finite and run.train[-1] >= th.underfit_ratio * run.initial):
+        return out
+    ratio = float(run.train[-1] / run.initial)
+    if layers is not None and layers[0] < th.vanish_layer_ratio and layers[1] < th.vanish_first_layer:
+        ev = {"first_over_last_layer": layers[0], "first_layer_grad_norm": layers[1], "last_over_initial": ratio}
+        out.append(_finding("vanishing_gradients", ev, None,
+                            f"the first layer gets {_fmt(layers[0])}x the last layer's gradient "
+                            f"and the loss is still {ratio:.0%} of its start"))
+    elif g.size and np.isfinite(g).all() and float(np.median(g)) < th.vanish_abs:
+        ev = {"median_grad_norm": float(np.median(g)), "last_over_initial": ratio}
+        out.append(_finding("vanishing_gradients", ev, None,
+                            f"the gradient norm is {_fmt(ev['median_grad_norm'])} while the loss is still "
+                            f"{ratio:.0%} of its start"))
     return out
 
 
@@ -304,7 +311,7 @@ def _oscillation(run: _Run, th: Thresholds) -> Finding | None:
     steps = np.diff(run.log_train())
     rises = int((steps > math.log1p(th.osc_rise)).sum())
     frac = rises / len(steps)
-    if frac < th.osc_fraction:
+    if rises < 2 or frac < th.osc_fraction:
         return None
     ev = {"rising_epochs": float(rises), "rising_fraction": frac,
           "largest_rise": float(math.expm1(steps.max()))}
@@ -314,58 +321,66 @@ def _oscillation(run: _Run, th: Thresholds) -> Finding | None:
 
 
 def _overfitting(run: _Run, th: Thresholds) -> Finding | None:
-    if not run.finite or not run.has_val or run.n < th.min_epochs:
+    if not run.finite or not run.has_val or run.n < th.min_epochs or (run.val <= 0).any():
         return None
     val = _median3(run.val)
     best = int(np.argmin(val))
-    if val[best] <= 0 or best >= run.n - 1:
+    tail = float(np.mean(val[-3:]))
+    if best >= run.n - 2:
         return None
-    rise = float(val[-1] / val[best] - 1)
+    rise = tail / float(val[best]) - 1
+    noise = float(np.median(np.abs(np.diff(np.log(run.val)))))
     train_ok = run.train[-1] <= run.train[best] * (1 + th.overfit_train_slack)
-    if rise < th.overfit_rise or not train_ok:
+    if rise < th.overfit_rise or math.log1p(rise) < th.overfit_noise * noise or not train_ok:
         return None
-    ev = {"onset_epoch": float(best), "best_val_loss": float(val[best]), "last_val_loss": float(val[-1]),
-          "val_rise": rise, "train_change_since_onset": float(run.train[-1] / run.train[best] - 1),
-          "val_over_train": float(run.val[-1] / run.train[-1]) if run.train[-1] > 0 else math.inf}
-    ev = {k: v for k, v in ev.items() if math.isfinite(v)}
-    return _finding("overfitting", ev, best,
-                    f"from epoch {best} the validation loss rose {rise:.0%} above its minimum "
-                    f"while the training loss kept {'falling' if ev['train_change_since_onset'] < 0 else 'level'}")
+    ev = {"onset_epoch": float(best), "best_val_loss": float(val[best]), "last_val_loss": float(run.val[-1]),
+          "val_rise": rise, "val_noise": noise, "train_change_since_onset": float(run.train[-1] / run.train[best] - 1)}
+    if run.train[-1] > 0:
+        ev["val_over_train"] = float(run.val[-1] / run.train[-1])
+    trend = "falling" if ev["train_change_since_onset"] < 0 else "level"
+    return _finding("overfitting", ev, best, f"from epoch {best} the validation loss rose {rise:.0%} above its "
+                                             f"minimum while the training loss kept {trend}")
 
 
 def _slow(run: _Run, th: Thresholds) -> Finding | None:
-    if not run.finite or run.n < max(th.min_epochs, 5) or (run.train <= 0).any():
+    if not run.finite or run.n < max(th.min_epochs, 6) or (run.train <= 0).any():
         return None
     log = run.log_train()
     k = run.n - 1 - max(2, run.n // 3)
-    total = float(log[0] - log[-1])
-    recent = float(log[k] - log[-1])
+    total, recent = float(log[0] - log[-1]), float(log[k] - log[-1])
+    steady = float(np.mean(np.diff(log[k:]) < 0))
     if total <= 0 or recent < th.slow_min_recent_drop or recent / total < th.slow_recent_fraction:
         return None
-    if run.has_val and not run.val[-1] < run.val[k]:
+    if steady < th.slow_steady or (run.has_val and not run.val[-1] < run.val[k]):
         return None
     ev = {"recent_fraction_of_progress": recent / total, "recent_drop": float(-math.expm1(-recent)),
-          "total_drop": float(-math.expm1(-total)), "window_start_epoch": float(k)}
+          "total_drop": float(-math.expm1(-total)), "falling_epochs_fraction": steady,
+          "window_start_epoch": float(k)}
     ev.update(run.lr_evidence())
     return _finding("slow_convergence", ev, None,
-                    f"the last {run.n - 1 - k} epochs still cut the loss by {ev['recent_drop']:.0%}: "
-                    "it has not converged")
+                    f"the loss fell steadily through the last {run.n - 1 - k} epochs "
+                    f"({ev['recent_drop']:.1%}, {recent / total:.0%} of all progress): it has not converged")
 
 
-def _plateau_or_underfit(run: _Run, th: Thresholds) -> Finding | None:
+def _underfit_and_plateau(run: _Run, th: Thresholds) -> list[Finding]:
     if not run.finite or run.n < th.min_epochs or run.initial <= 0:
-        return None
+        return []
     progress = float(1 - run.train.min() / run.initial)
     ratio = float(run.train[-1] / run.initial)
     ev = {"initial_loss": run.initial, "last_train_loss": float(run.train[-1]), "last_over_initial": ratio}
     if run.has_val:
         ev["last_val_loss"] = float(run.val[-1])
-    if run.n >= th.plateau_window and progress < th.plateau_max_progress:
-        return _finding("plateau", ev, 0, f"the loss never fell more than {progress:.0%} below its start")
+    out = []
     if ratio >= th.underfit_ratio:
-        return _finding("underfitting", ev, None,
-                        f"training settled at {ratio:.0%} of the initial loss: the model fits little")
-    return None
+        out.append(_finding("underfitting", ev, None,
+                            f"training settled at {ratio:.0%} of the initial loss: the model fits little"))
+    w = th.plateau_window
+    moved = abs(float(np.log(run.train[-1] / run.train[-w]))) if run.n >= w and run.train[-w] > 0 else math.inf
+    if progress < th.plateau_max_progress and moved < th.plateau_tol:
+        ev = {**ev, "best_progress": progress, f"change_last_{w}_epochs": moved}
+        out.append(_finding("plateau", ev, 0, f"the loss never fell more than {max(progress, 0):.0%} below its "
+                                              f"start and moved {moved:.1%} in the last {w} epochs"))
+    return out
 
 
 def _healthy(run: _Run) -> Finding:
@@ -382,7 +397,7 @@ def _healthy(run: _Run) -> Finding:
     return _finding("healthy", ev, None, summary)
 
 
-_RULES = (_diverging, _oscillation, _overfitting, _slow, _plateau_or_underfit)
+_RULES = (_diverging, _oscillation, _overfitting, _slow)
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -402,6 +417,16 @@ def _layer_ratio(hist: TrainingHistory) -> tuple[float, float] | None:
         return None
     f, l_ = float(np.median(first)), float(np.median(last))
     return (f / l_ if l_ > 0 else math.inf), f
+
+
+def _growth(g: np.ndarray) -> tuple[float, int] | None:
+    """Largest ratio of an epoch's gradient norm to the median of the epochs before it, and that epoch."""
+    best = None
+    for i in range(1, len(g)):
+        prior = float(np.median(g[:i]))
+        if prior > 0 and (best is None or g[i] / prior > best[0]):
+            best = (float(g[i] / prior), i)
+    return best
 
 
 def _median3(x: np.ndarray) -> np.ndarray:
