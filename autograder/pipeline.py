@@ -41,7 +41,7 @@ def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT,
         template = pack(course)
         bar = Progress(len(todo), enabled=progress)
         outcomes = []
-        for outcome in _run(template, todo, limits, workers, scheduler):
+        for outcome in _run(template, todo, limits, workers, scheduler, _max_scores(course)):
             outcomes.append(outcome)
             bar.step(f"{outcome.result.student}/{outcome.result.assignment}: {outcome.result.status}")
         outcomes.sort(key=lambda o: (o.result.student, o.result.assignment))
@@ -49,8 +49,15 @@ def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT,
     return [o.result for o in outcomes]
 
 
-def _run(template: bytes, todo: list[Submission], limits: Any, workers: int,
-         scheduler: str | None) -> Iterator[Outcome]:
+def _max_scores(course: Path) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {a.name: float(a.max_score) for a in gb.assignments}
+
+
+def _run(template: bytes, todo: list[Submission], limits: Any, workers: int, scheduler: str | None,
+         max_scores: dict[str, float]) -> Iterator[Outcome]:
     if scheduler is None and workers <= 1:
         for submission in todo:
             yield grade_submission(template, submission, limits)
@@ -71,7 +78,7 @@ def _run(template: bytes, todo: list[Submission], limits: Any, workers: int,
             except Exception as exc:  # the worker itself died (KilledWorker ...): this submission still gets a row
                 sub = futures[future]
                 reason = f"grading worker lost: {type(exc).__name__}: {exc}"
-                yield Outcome(Result(sub.student, sub.assignment, 0.0, 0.0, "kernel_died", reason))
+                yield Outcome(Result(sub.student, sub.assignment, 0.0, max_scores[sub.assignment], "kernel_died", reason))
     finally:
         client.close()
         if cluster is not None:
