@@ -76,7 +76,7 @@ class TrainingHistory:
     @property
     def iters_per_epoch(self) -> float | None:
         """Average optimizer steps per epoch, to place per-iteration points on an epoch axis."""
-        if not self.iter_loss or not self.train_loss:
+        if len(self.iter_loss) == 0 or len(self.train_loss) == 0:  # len(): numpy arrays are welcome too
             return None
         return len(self.iter_loss) / len(self.train_loss)
 
