@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from selenium.webdriver.common.by import By
 
+# The notebook panel on show (other tabs' panels stay in the DOM, hidden).
+_PANEL_JS = "[...document.querySelectorAll('.jp-NotebookPanel')].find(p => !p.classList.contains('lm-mod-hidden'))"
 # One entry per code cell of the visible notebook, in order: prompt, outputs as the student sees them.
-_CELLS_JS = """
-const panel = [...document.querySelectorAll('.jp-NotebookPanel')].find(p => !p.classList.contains('lm-mod-hidden'));
+_CELLS_JS = "const panel = " + _PANEL_JS + """;
 if (!panel) return null;
 return [...panel.querySelectorAll('.jp-Notebook .jp-Cell.jp-CodeCell')].map(c => ({
   prompt: (c.querySelector('.jp-InputArea-prompt') || {}).textContent || '',
@@ -126,6 +127,7 @@ def run_all(driver, timeout: float, continue_after_errors: bool = False) -> list
         prompts = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) "
                                                         ".jp-CodeCell .jp-InputArea-prompt")
         before = sum(c.executed for c in done)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", prompts[pending[0].index])
         prompts[pending[0].index].click()
         # "Run Selected Cell and All Below" is disabled on the last cell.
         menu(driver, "Run", "notebook:run-all-below" if len(pending) > 1 else "notebook:run-cell")
@@ -135,7 +137,16 @@ def run_all(driver, timeout: float, continue_after_errors: bool = False) -> list
     return done
 
 
+def code_cell(driver, index: int):
+    """The DOM element of the visible notebook's code cell number `index` (0-based among code cells)."""
+    return driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")[index]
+
+
 def output_area(driver, index: int):
-    """The output area of the visible notebook's code cell number `index` (0-based among code cells)."""
-    cell = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")[index]
-    return cell.find_element(By.CSS_SELECTOR, ".jp-Cell-outputArea")
+    """The output area of the visible notebook's code cell number `index`."""
+    return code_cell(driver, index).find_element(By.CSS_SELECTOR, ".jp-Cell-outputArea")
+
+
+def scroll_to_top(driver):
+    """Scroll the visible notebook back to its first cell (Run All leaves it at the end)."""
+    driver.execute_script(f"{_PANEL_JS}.querySelector('.jp-WindowedPanel-outer').scrollTop = 0;")

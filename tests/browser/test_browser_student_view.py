@@ -90,18 +90,22 @@ def _index_of(sources: list[str], needle: str) -> int:
     return hits[0]
 
 
-def _open_and_run(lab, driver, shoot, rel: str, timeout: float, **kwargs) -> tuple[list[str], list]:
+def _open_and_run(lab, driver, shoot, rel: str, name: str, timeout: float, **kwargs) -> tuple[list[str], list]:
+    """Open `rel` in JupyterLab, Run All from the menu, wait; screenshots `name`-0-opened and -1-top-after-run."""
     assert (lab.root / rel).exists(), f"{rel} is missing from the repository"
     sources = _code_sources(lab.root / rel)
     start = time.monotonic()
     try:
         nb.open_notebook(driver, lab, rel, len(sources))
+        shoot(driver, f"{name}-0-opened")
         cells = nb.run_all(driver, timeout, **kwargs)
     except Exception:
-        shoot(driver, f"{Path(rel).stem}-FAILED")
+        shoot(driver, f"{name}-FAILED")
         print("cells when it failed:\n" + _describe(nb.cells(driver)))
         raise
     print(f"{rel}: opened and ran {len(cells)} code cells through the UI in {time.monotonic() - start:.0f}s")
+    nb.scroll_to_top(driver)
+    shoot(driver, f"{name}-1-top-after-run")
     return sources, cells
 
 
@@ -110,8 +114,7 @@ def _describe(cells) -> str:
 
 
 def test_lecture_05_shows_plots_widget_and_live_plot(lab, driver, shoot):
-    sources, cells = _open_and_run(lab, driver, shoot, LECTURE, timeout=300)
-    shoot(driver, "lecture05-1-top")
+    sources, cells = _open_and_run(lab, driver, shoot, LECTURE, "lecture05", timeout=300)
     assert all(c.executed for c in cells), "cells that did not run:\n" + _describe(c for c in cells if not c.executed)
     broken = [c for c in cells if c.errors]
     assert not broken, "error outputs:\n" + _describe(broken)
@@ -149,59 +152,76 @@ def test_lecture_05_shows_plots_widget_and_live_plot(lab, driver, shoot):
 
 
 def test_a1_release_shows_only_its_stubs(lab, driver, shoot):
-    sources, cells = _open_and_run(lab, driver, shoot, RELEASE, timeout=300, continue_after_errors=True)
-    shoot(driver, "a1-release-1-top")
+    sources, cells = _open_and_run(lab, driver, shoot, RELEASE, "a1-release", timeout=300,
+                                   continue_after_errors=True)
     assert all(c.executed for c in cells)
     names = {name for c in cells for name in c.errors}
     assert "NotImplementedError" in names, "the student version should show its NotImplementedError stubs"
     others = [c for c in cells if set(c.errors) - {"NotImplementedError"}]
     assert not others, "errors other than the stubs' NotImplementedError:\n" + _describe(others)
     stubs = [c for c in cells if c.errors]
-    shoot(nb.output_area(driver, stubs[0].index), "a1-release-2-first-stub")
+    shoot(nb.code_cell(driver, stubs[0].index), "a1-release-2-first-stub")
     print(f"{len(stubs)} cells show NotImplementedError: code cells {[c.index for c in stubs]}")
 
 
-def _pick_partial_student() -> Path:
-    """A sample-class student whose expected a1 grade is partial: the feedback has both passes and failures."""
-    for expected in sorted((REPO / "autograder" / "sample_class").glob("*/expected.json")):
+def _pick_partial_student() -> tuple[Path, dict]:
+    """The sample-class student "partial" (else any with a partial a1 grade): its feedback has passes and failures."""
+    folders = sorted((REPO / "autograder" / "sample_class").glob("*/expected.json"),
+                     key=lambda p: p.parent.name != "partial")
+    for expected in folders:
         e = json.loads(expected.read_text()).get(ASSIGNMENT, {})
-        if e.get("status") == "graded" and 0 < e.get("score", 0):
-            return expected.parent
+        if e.get("status") == "graded" and e.get("score", 0) > 0 and e.get("failing_tests"):
+            return expected.parent, e
     pytest.fail("no sample-class student with a partial a1 grade")
 
 
-def _hidden_test_lines() -> list[str]:
-    """Distinctive code lines inside the source's hidden-test regions."""
-    lines, inside = [], False
-    for source in _code_sources(REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"):
-        for line in source.splitlines():
+def _hidden_tests() -> tuple[dict[str, list[str]], set[str]]:
+    """grade_id -> the code lines of that source cell's hidden-test region; and the lines found only there."""
+    hidden, visible = {}, set()
+    for cell in nbformat.read(REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4).cells:
+        lines, inside = [], False
+        for line in map(str.strip, cell.source.splitlines()):
             inside = inside or "BEGIN HIDDEN TESTS" in line
-            if inside and len(line.strip()) > 15 and "HIDDEN TESTS" not in line:
-                lines.append(line.strip())
+            (lines.append if inside else visible.add)(line)
             inside = inside and "END HIDDEN TESTS" not in line
-    assert lines, "the a1 source has no hidden tests to look for"
-    return lines
+        if lines:
+            hidden[cell.metadata["nbgrader"]["grade_id"]] = [x for x in lines if len(x) > 15 and "HIDDEN" not in x]
+    assert hidden, "the a1 source has no hidden tests to look for"
+    return hidden, {x for lines in hidden.values() for x in lines} - visible
 
 
 def test_feedback_page_hides_hidden_tests_and_shows_scores(driver, shoot, tmp_path):
     from autograder.pipeline import grade
 
-    student = _pick_partial_student()
+    student, expected = _pick_partial_student()
     submissions = tmp_path / "submissions"
     shutil.copytree(student / ASSIGNMENT, submissions / student.name / ASSIGNMENT)
     [result] = grade(submissions, tmp_path / "out", assignments=[ASSIGNMENT], progress=False)
     pages = sorted((tmp_path / "out" / "feedback" / student.name / ASSIGNMENT).glob("*.html"))
-    assert pages, f"no feedback page for {student.name}"
+    assert pages, f"no feedback page for {student.name}: {result}"
+    assert result.score == expected["score"], f"{student.name}: {result} but expected {expected}"
 
     driver.switch_to.new_window("tab")
     driver.get(pages[0].as_uri())
     text = driver.find_element(By.TAG_NAME, "body").text
-    source = html.unescape(driver.page_source)
     shoot(driver, "feedback-1-top")
-    assert f"{result.score:g}" in text and f"{result.max_score:g}" in text, f"scores {result} not visible"
-    leaked = [line for line in _hidden_test_lines() if line in text]
+    scores = [(float(a), float(b)) for a, b in re.findall(r"Score: ([\d.]+) / ([\d.]+)", text)]
+    assert scores, "no score visible on the feedback page"
+    assert scores[0] == (result.score, result.max_score), f"page total {scores[0]} != graded {result}"
+    n = (len(scores) - 1) // 2  # the table of contents lists each graded cell's score, its heading again
+    toc, headings = scores[1:n + 1], scores[n + 1:]
+    assert toc == headings and sum(b for _, b in toc) == pytest.approx(result.max_score), scores
+
+    hidden, only_hidden = _hidden_tests()
+    for grade_id, lines in hidden.items():
+        cell = driver.find_element(By.CSS_SELECTOR, f'[id="cell-id={grade_id}"]')
+        assert "Score:" in cell.text, f"hidden test cell {grade_id} shows no score"
+        leaked = [line for line in lines if line in cell.text]
+        assert not leaked, f"hidden test code visible in {grade_id}: {leaked[:3]}"
+        shoot(cell, f"feedback-2-{grade_id}")
+    leaked = [line for line in only_hidden if line in text]
     assert not leaked, f"hidden test code visible in the feedback page: {leaked[:3]}"
-    assert "HIDDEN TESTS" not in source, "a hidden-test region is in the page's HTML"
+    assert "HIDDEN TESTS" not in html.unescape(driver.page_source), "a hidden-test region is in the page's HTML"
     print(f"{student.name}: {result.score:g}/{result.max_score:g} ({result.status}); feedback {pages[0]}")
 
 
