@@ -40,6 +40,31 @@ def chromium(browser: str, driver: str, profile: Path, log: Path):
     return webdriver.Chrome(service=Service(executable_path=driver, log_output=str(log)), options=options)
 
 
+def quit_chromium(driver) -> list[str]:
+    """End the browser session; return what outlived it of chromedriver and the browser it started (then killed)."""
+    try:
+        root = psutil.Process(driver.service.process.pid)
+        started = [root] + root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        started = []
+    driver.quit()
+    return _outlived(started)
+
+
+def _outlived(processes: list[psutil.Process], timeout: float = 10) -> list[str]:
+    """Wait for `processes` to end; kill and describe those still running (zombies count as ended)."""
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    left = []
+    for p in alive:
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{p.pid} {' '.join(p.cmdline()[:4])}")
+                p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,9 +129,12 @@ class JupyterLab:
         self.stop()
         raise TimeoutError(f"jupyter lab did not answer in {timeout}s:\n{self.log.read_text()[-3000:]}")
 
-    def api(self, path: str):
-        """GET a REST endpoint of the server, decoded from JSON."""
-        with urllib.request.urlopen(f"{self.url}/api/{path}?token={self.token}", timeout=10) as r:
+    def api(self, path: str, method: str = "GET"):
+        """Call a REST endpoint of the server (POST with an empty JSON body); the answer decoded from JSON."""
+        request = urllib.request.Request(f"{self.url}/api/{path}?token={self.token}", method=method,
+                                         data=b"{}" if method == "POST" else None,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as r:
             return json.load(r)
 
     def descendants(self) -> list[psutil.Process]:
@@ -132,11 +160,4 @@ class JupyterLab:
             leftovers.append(f"{self.proc.pid} jupyter lab (still running {timeout}s after SIGTERM)")
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
-        _, alive = psutil.wait_procs(children, timeout=5)
-        for p in alive:
-            try:
-                leftovers.append(f"{p.pid} {' '.join(p.cmdline()[:4])}")
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        return leftovers
+        return leftovers + _outlived(children)
