@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import threading
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat import NotebookNode
 from traitlets.config import Config
 
 from autograder import sandbox
@@ -131,3 +133,36 @@ def _cmdline(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_text()
     except OSError:
         return ""
+
+
+def _run_cells(tmp: Path, limits: sandbox.Limits, *cells: str) -> tuple[NotebookNode, list[sandbox.KernelRecord]]:
+    folder = tmp / "autograded" / "s1" / "a1"
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    config = Config()
+    sandbox.apply(config, limits, tmp)
+    executed, _ = sandbox.SandboxedExecute(config=config).preprocess(
+        nb, {"metadata": {"path": str(folder), "name": "probe.ipynb"}})
+    return executed, sandbox.read_records(tmp)
+
+
+def test_cpu_limit_kills_a_busy_kernel(tmp_path: Path) -> None:
+    _, (record,) = _run_cells(tmp_path, sandbox.Limits(cpu_seconds=2, cell_timeout=60), "while True:\n    pass")
+    assert record.died and record.signal == signal.SIGXCPU
+    assert sandbox.findings(tmp_path)[0][0] == "timed_out"
+
+
+def test_wall_limit_kills_a_sleeping_kernel(tmp_path: Path) -> None:
+    nb, (record,) = _run_cells(tmp_path, sandbox.Limits(wall_seconds=8, cell_timeout=60),
+                               "import time\ntime.sleep(120)", "print('never')")
+    assert record.wall_exceeded and record.died_in == "cell 1"
+    assert [o.ename for o in nb.cells[1].outputs] == ["KernelDied"]
+    assert "wall-clock" in sandbox.findings(tmp_path)[0][1]
+
+
+def test_without_namespaces_it_warns_and_still_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "_mode", lambda: "rlimits")
+    assert "WARNING: NO SANDBOX" in sandbox.isolation_report()
+    nb, (record,) = _run_cells(tmp_path, LIMITS, "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])")
+    assert record.isolation == "rlimits" and nb.cells[0].outputs[0].text.strip() == str(LIMITS.memory_mb << 20)
