@@ -357,8 +357,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         for path in _SYSTEM:
             args += ["--ro-bind-try", path, path]
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(self.file_mb << 20),
-                 "--tmpfs", "/tmp"]
+        tmpfs = ["--perms", "1777", "--size", str(self.file_mb << 20), "--tmpfs"]  # bounded: tmpfs is host memory
+        args += ["--proc", "/proc", "--dev", "/dev", *tmpfs, "/dev/shm", *tmpfs, "/tmp"]
         for path in _readonly_paths(self.extra_ro_paths):
             args += [*_parents(path), "--ro-bind", path, path]
         for path in (cwd, self._runtime):
