@@ -77,7 +77,8 @@ def check(label: str, h: TrainingHistory, twin: TrainingHistory | None) -> tuple
                     f"{train[-1] / init:.3g} (needs >= 0.5) while the ReLU twin reached {twin_ratio:.3g} (< 0.5)")
     if label == "healthy":
         val_up = val[-1] / val.min() - 1
-        ok = train[-1] <= 0.3 * init and val_up < 0.1 and uphill(h) < 0.3
-        return ok, (f"final/initial loss {train[-1] / init:.3g} (needs <= 0.3); val {val_up:.3g} above its min "
-                    f"(< 0.1); log-loss climbed {uphill(h):.3g} (< 0.3)")
+        ok = train[-1] <= 0.3 * init and recent_drop < 0.35 and val_up < 0.1 and uphill(h) < 0.3
+        return ok, (f"final/initial loss {train[-1] / init:.3g} (needs <= 0.3); last {third} epochs drop "
+                    f"{recent_drop:.3g} (needs < 0.35: settled); val {val_up:.3g} above its min (< 0.1); "
+                    f"log-loss climbed {uphill(h):.3g} (< 0.3)")
     raise ValueError(f"no check for label {label!r}")

@@ -71,8 +71,10 @@ class Thresholds:
 
     - ``overfit_rise`` = 0.10: ours. The last three epochs of the 3-epoch-median validation loss average at
       least 10 % above its minimum, ...
-    - ``overfit_noise`` = 2: ... and that rise is at least twice the typical epoch-to-epoch change of the
-      validation loss (ours: a noisy validation curve does not make a trend), ...
+    - ``overfit_noise`` = 5: ... and that rise (in log) is at least 5x the validation loss' epoch-to-epoch
+      jitter (half the median absolute second difference of its log, so a steady trend is not jitter).
+      Ours: a noisy curve does not make a trend; on the PyTorch runs real overfitting rose 37x its jitter
+      or more, noisy high-learning-rate runs at most 2.5x. ...
     - ``overfit_train_slack`` = 0.05: ... while the last training loss is at most 5 % above its value at
       the validation minimum. The onset is the epoch of the validation minimum.
 
@@ -82,7 +84,7 @@ class Thresholds:
     - ``slow_recent_fraction`` = 0.25: the last third of the epochs brought at least a quarter of the whole
       log-loss decrease (a converging curve brings far less: its decrease shrinks geometrically), ...
     - ``slow_steady`` = 0.7: ... the training loss fell in at least 70 % of those epochs, ...
-    - ``slow_min_recent_drop`` = 0.005: ... by at least 0.5 % in all, and the validation loss fell too.
+    - ``slow_min_recent_drop`` = 0.002: ... by at least 0.2 % in all, and the validation loss fell too.
 
     Underfitting and plateau:
 
@@ -108,11 +110,11 @@ class Thresholds:
     osc_rise: float = 0.10
     osc_fraction: float = 0.1
     overfit_rise: float = 0.10
-    overfit_noise: float = 2.0
+    overfit_noise: float = 5.0
     overfit_train_slack: float = 0.05
     slow_recent_fraction: float = 0.25
     slow_steady: float = 0.7
-    slow_min_recent_drop: float = 0.005
+    slow_min_recent_drop: float = 0.002
     underfit_ratio: float = 0.3
     plateau_window: int = 5
     plateau_max_progress: float = 0.05
@@ -201,7 +203,7 @@ def identify_training_issues(history: TrainingHistory | Mapping[str, Any], **ove
     if "slow_convergence" not in (f.label for f in findings):  # still falling: not settled, not stuck
         findings += _underfit_and_plateau(run, th)
     if not findings:
-        findings = [_healthy(run)]
+        findings = [_healthy(run, th)]
     findings.sort(key=lambda f: LABELS.index(f.label))
     return Diagnosis(findings=findings, epochs=run.n)
 
@@ -263,7 +265,7 @@ def _diverging(run: _Run, th: Thresholds) -> Finding | None:
         summary = f"the loss reached {_fmt(peak)}, beyond {_fmt(th.diverge_loss_abs)}"
     elif last > run.first and low > 0 and last / low >= th.diverge_factor:
         summary = f"the training loss grew from {_fmt(low)} to {_fmt(last)}, above where it started"
-    elif peak >= th.diverge_spike * run.first and last >= th.diverge_unrecovered * run.first:
+    elif run.first > 0 and peak >= th.diverge_spike * run.first and last >= th.diverge_unrecovered * run.first:
         summary = (f"the loss shot up to {_fmt(peak / run.first)}x its starting value and never recovered "
                    f"(it ends at {last / run.first:.0%} of the start)")
     else:
@@ -289,7 +291,7 @@ def _gradients(run: _Run, th: Thresholds) -> list[Finding]:
     if layers is not None and not out and layers[0] > th.explode_layer_ratio:
         out.append(_finding("exploding_gradients", {"first_over_last_layer": layers[0]}, None,
                             f"the first layer's gradient is {_fmt(layers[0])}x the last layer's"))
-    if not (run.finite and run.train[-1] >= th.underfit_ratio * run.initial):
+    if not (run.finite and run.initial > 0 and run.train[-1] >= th.underfit_ratio * run.initial):
         return out
     ratio = float(run.train[-1] / run.initial)
     if layers is not None and layers[0] < th.vanish_layer_ratio and layers[1] < th.vanish_first_layer:
@@ -329,7 +331,7 @@ def _overfitting(run: _Run, th: Thresholds) -> Finding | None:
     if best >= run.n - 2:
         return None
     rise = tail / float(val[best]) - 1
-    noise = float(np.median(np.abs(np.diff(np.log(run.val)))))
+    noise = float(np.median(np.abs(np.diff(np.log(run.val), 2)))) / 2  # epoch-to-epoch jitter, trend removed
     train_ok = run.train[-1] <= run.train[best] * (1 + th.overfit_train_slack)
     if rise < th.overfit_rise or math.log1p(rise) < th.overfit_noise * noise or not train_ok:
         return None
@@ -383,7 +385,7 @@ def _underfit_and_plateau(run: _Run, th: Thresholds) -> list[Finding]:
     return out
 
 
-def _healthy(run: _Run) -> Finding:
+def _healthy(run: _Run, th: Thresholds) -> Finding:
     ev = {"epochs": float(run.n), "last_train_loss": float(run.train[-1])}
     if run.hist.best_epoch is not None:
         ev["best_epoch"] = float(run.hist.best_epoch)
@@ -391,9 +393,12 @@ def _healthy(run: _Run) -> Finding:
         ev["last_val_loss"] = float(run.val[-1])
     if run.initial > 0 and math.isfinite(run.train[-1]):
         ev["last_over_initial"] = float(run.train[-1] / run.initial)
-    short = run.n < Thresholds().min_epochs
-    summary = ("finite so far; too few epochs to judge trends" if short
-               else "the loss fell and settled; validation follows training")
+    if run.n < th.min_epochs:
+        summary = "finite so far; too few epochs to judge trends"
+    elif run.has_val:
+        summary = "the loss fell and settled, and the validation loss follows it"
+    else:
+        summary = "the loss fell and settled (no validation loss recorded: overfitting cannot be judged)"
     return _finding("healthy", ev, None, summary)
 
 
@@ -416,7 +421,7 @@ def _layer_ratio(hist: TrainingHistory) -> tuple[float, float] | None:
     if not (np.isfinite(first).all() and np.isfinite(last).all()):
         return None
     f, l_ = float(np.median(first)), float(np.median(last))
-    return (f / l_ if l_ > 0 else math.inf), f
+    return (f / l_, f) if l_ > 0 else None  # a last layer with no gradient at all: the ratio says nothing
 
 
 def _growth(g: np.ndarray) -> tuple[float, int] | None:
