@@ -115,6 +115,7 @@ def _describe(cells) -> str:
 
 
 def test_lecture_05_shows_plots_widget_and_live_plot(lab, driver, shoot):
+    """Run All: every cell runs, no error output, plots decode, one live figure, the LR explorer redraws."""
     sources, cells = _open_and_run(lab, driver, shoot, LECTURE, "lecture05", timeout=300)
     assert all(c.executed for c in cells), "cells that did not run:\n" + _describe(c for c in cells if not c.executed)
     broken = [c for c in cells if c.errors]
@@ -160,6 +161,7 @@ def test_lecture_05_shows_plots_widget_and_live_plot(lab, driver, shoot):
 
 
 def test_a1_release_shows_only_its_stubs(lab, driver, shoot):
+    """The student version, run cell block by cell block past each failure: only NotImplementedError shows."""
     _, cells = _open_and_run(lab, driver, shoot, RELEASE, "a1-release", timeout=300, continue_after_errors=True)
     assert all(c.executed for c in cells)
     stubs = [c for c in cells if "NotImplementedError" in c.errors]
@@ -199,12 +201,15 @@ def _hidden_tests() -> tuple[dict[str, list[str]], set[str]]:
 
 
 def test_feedback_page_hides_hidden_tests_and_shows_scores(driver, shoot, tmp_path):
+    """Grade one sample submission with the pipeline, open its feedback as a file: scores add up, no hidden code."""
     from autograder.pipeline import grade
 
     student, expected = _pick_partial_student()
     submissions = tmp_path / "submissions"
     shutil.copytree(student / ASSIGNMENT, submissions / student.name / ASSIGNMENT)
+    start = time.monotonic()
     [result] = grade(submissions, tmp_path / "out", assignments=[ASSIGNMENT], progress=False)
+    print(f"graded {student.name}/{ASSIGNMENT} in {time.monotonic() - start:.0f}s")
     pages = sorted((tmp_path / "out" / "feedback" / student.name / ASSIGNMENT).glob("*.html"))
     assert pages, f"no feedback page for {student.name}: {result}"
     assert result.score == expected["score"], f"{student.name}: {result} but expected {expected}"
