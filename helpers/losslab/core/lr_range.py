@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .smoothing import ema_smooth
+
 #: EMA weight for the smoothed loss (fastai's and Smith's usual 0.98 is for ~100-step sweeps).
 SMOOTHING = 0.9
 #: Stop once the smoothed loss exceeds this multiple of its best value: the run has diverged.
@@ -52,7 +54,7 @@ def suggest_lr(lrs, losses, smoothing: float = SMOOTHING) -> float | None:
     Returns None when the loss never falls (too few points, or the range started too high).
     """
     lrs = np.asarray(lrs, dtype=float)
-    smooth = _ema(np.asarray(losses, dtype=float), smoothing)
+    smooth = ema_smooth(losses, smoothing)
     finite = np.isfinite(smooth) & (lrs > 0)
     lrs, smooth = lrs[finite], smooth[finite]
     if len(lrs) < 5:
@@ -91,13 +93,3 @@ def run_range_test(step: Callable[[float], float], start_lr: float = 1e-6, end_l
             break
     return RangeTestResult(lrs, losses, smoothed, suggest_lr(lrs, losses, smoothing))
 
-
-def _ema(values: np.ndarray, weight: float) -> np.ndarray:
-    out, avg = np.empty_like(values), 0.0
-    for i, v in enumerate(values):
-        if not np.isfinite(v):
-            out[i:] = np.nan
-            break
-        avg = weight * avg + (1 - weight) * v
-        out[i] = avg / (1 - weight ** (i + 1))
-    return out
