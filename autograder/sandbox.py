@@ -30,7 +30,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Integer, List, Unicode
 from traitlets.config import Config
 
 #: Where the grader-side record of each kernel goes, relative to the workdir given to `apply`.
@@ -100,7 +100,8 @@ def apply(config: Config, limits: Limits | None, workdir: Path | str) -> Path:
     record.unlink(missing_ok=True)
     from nbgrader.converters import Autograde
 
-    current = config.Autograde.get("autograde_preprocessors", Autograde.class_traits()["autograde_preprocessors"].default())
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
+    current = config.Autograde.get("autograde_preprocessors", default)
     config.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in current]
     config.Execute.kernel_manager_class = SandboxedKernelManager
     config.Execute.timeout = limits.cell_timeout
@@ -115,11 +116,13 @@ def apply(config: Config, limits: Limits | None, workdir: Path | str) -> Path:
 
 @dataclass
 class KernelRecord:
-    """How one notebook's kernel ran, observed from the grader side only (student code cannot forge it)."""
+    """How one notebook's kernel ran, seen from the grader side: student code cannot forge how the kernel ended
+    (returncode, died, wall_exceeded, timed_out); memory_errors is read from error outputs, which it can."""
 
     notebook: str = ""
     isolation: str = ""
-    returncode: int | None = None   # of bwrap: the kernel's exit code, 128+N for signal N, <0 if bwrap was killed
+    returncode: int | None = None   # of bwrap: the kernel's exit code, 128+N for signal N (so os._exit(137)
+                                    # reads as SIGKILL), <0 if bwrap itself was killed (shutdown, wall limit)
     died: bool = False              # ended before the grader asked it to
     died_in: str | None = None      # the cell running when it died
     wall_exceeded: bool = False
@@ -155,7 +158,9 @@ def findings(workdir: Path | str) -> list[tuple[str, str]]:
         elif r.died and sig == signal.SIGXCPU:
             out.append(("timed_out", f"{r.notebook}: CPU-time limit reached{where}, kernel killed"))
         elif r.died and sig == signal.SIGKILL:
-            out.append(("out_of_memory", f"{r.notebook}: kernel killed (SIGKILL){where}, most likely out of memory"))
+            # Past RLIMIT_AS an allocation fails with MemoryError; a SIGKILL is the host's OOM killer (or the CPU
+            # limit's hard stop, when student code caught SIGXCPU).
+            out.append(("out_of_memory", f"{r.notebook}: kernel killed (SIGKILL){where}: out of memory"))
         elif r.died:
             how = f"signal {signal.Signals(sig).name}" if sig else f"exit code {r.returncode}"
             out.append(("kernel_died", f"{r.notebook}: kernel died ({how}){where}; later cells not run"))
@@ -278,7 +283,6 @@ class SandboxedKernelManager(AsyncKernelManager):
     file_mb = Integer(Limits.file_mb).tag(config=True)
     extra_ro_paths = List(Unicode(), help="More read-only paths the kernel may see (e.g. a data folder).").tag(
         config=True)
-    refuse_unsandboxed = Bool(False, help="Fail instead of running without namespaces.").tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -308,8 +312,6 @@ class SandboxedKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        if self.refuse_unsandboxed and self.isolation not in ("full", "userns"):
-            raise RuntimeError(isolation_report())
         cwd = Path(kw.get("cwd") or os.getcwd()).resolve()
         if cwd == Path("/") or (cwd / "gradebook.db").exists():
             raise RuntimeError(f"refusing to expose {cwd} to student code: run the notebook from its own folder")
