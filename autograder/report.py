@@ -73,10 +73,11 @@ def write_html(results: list[Result], path: Path) -> None:
              "<h1>Class report</h1>"]
     for aid, rows in sorted(by_assignment.items()):
         max_score = max(r.max_score for r in rows)
-        scores = [r.score for r in rows]
-        mean = sum(scores) / len(scores)
+        scores = [r.score for r in rows if r.status != "missing"]  # the histogram shows work handed in
+        mean = sum(scores) / len(scores) if scores else 0.0
         statuses = Counter(r.status for r in rows)
-        parts.append(f"<h2>{html.escape(aid)}</h2><p>{len(rows)} students, mean {mean:.2f} / {max_score:g}; "
+        parts.append(f"<h2>{html.escape(aid)}</h2><p>{len(scores)} of {len(rows)} students handed in, "
+                     f"mean {mean:.2f} / {max_score:g}; "
                      + ", ".join(f"{html.escape(s)}: {n}" for s, n in sorted(statuses.items())) + "</p>")
         parts.append(f"<img alt='score histogram for {html.escape(aid)}' "
                      f"src='data:image/png;base64,{histogram_png(scores, max_score, aid)}'>")

@@ -22,7 +22,7 @@ SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "kernel_died"
 def grade_submission(template: bytes, submission: Submission, limits: Any) -> Outcome:
     """Never raises: whatever the student handed in, the answer is a grade and a reason."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=f"autograder-{submission.student}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"autograder-{submission.student}-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         unpack(template, root)
         try:

@@ -75,12 +75,18 @@ def test_rerun_gives_the_same_grades(tiny_course, tmp_path):
         assert db.execute("select count(*) from submitted_assignment").fetchone()[0] == 2
 
 
-def test_dask_local_cluster_gives_the_serial_grades(tiny_course, serial, tmp_path):
+def test_dask_cluster_by_address_gives_the_serial_grades(tiny_course, serial, tmp_path):
+    """An external LocalCluster(2) reached by --scheduler, as a dask-jobqueue or dask-kubernetes one would be."""
+    from distributed import LocalCluster
+
     _, serial_results = serial
-    results = grade(tiny_course["submitted"], tmp_path, workers=2, source=tiny_course["source"], progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        results = grade(tiny_course["submitted"], tmp_path, scheduler=cluster.scheduler_address,
+                        source=tiny_course["source"], progress=False)
     key = lambda r: (r.student, r.assignment, r.score, r.max_score, r.status, r.reason,
                      [(c.grade_id, c.score) for c in r.cells])
     assert [key(r) for r in results] == [key(r) for r in serial_results]
+    assert read_grades(tmp_path / "grades.csv") == tiny_course["expected"]
 
 
 def test_zip_of_flat_files_named_like_zip_collect(tiny_course, tmp_path):
