@@ -39,7 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("only", nargs="*", help="substrings of notebook names to run (default: all)")
     args = parser.parse_args()
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.pop("MPLBACKEND", None)  # let the kernel use the inline backend: drawing figures is part of the cost
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # TF 2.21 prints its oneDNN notice at any log level
     paths = sorted((ROOT / "course").glob("*/[0-9][0-9]_*.ipynb"), key=lambda p: (p.name, p.parent.name))
