@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 from .course import SOURCE
@@ -16,8 +17,13 @@ def _grade(args: argparse.Namespace) -> int:
     from .report import table
 
     out = Path(args.out or DEFAULT_OUT)
-    print(isolation.report(isolation.default_limits()), file=sys.stderr)
-    results = grade(Path(args.submissions or SAMPLE_CLASS), out, workers=args.workers, scheduler=args.scheduler,
+    limits = isolation.with_overrides(args.limit)
+    print(isolation.report(limits), file=sys.stderr)
+    submissions = Path(args.submissions or SAMPLE_CLASS)
+    if not (submissions.is_dir() or (submissions.is_file() and zipfile.is_zipfile(submissions))):
+        print(f"error: {submissions} is neither a folder nor a zip file", file=sys.stderr)
+        return 2
+    results = grade(submissions, out, workers=args.workers, scheduler=args.scheduler, limits=limits,
                     assignments=args.assignments.split(",") if args.assignments else None,
                     named_regexp=args.named_regexp, progress=not args.quiet)
     print(table(results))
@@ -56,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--assignments", help=f"comma-separated assignment ids (default: every folder of {SOURCE})")
     g.add_argument("--named-regexp", default=DEFAULT_NAMED_REGEXP,
                    help="regexp with student_id and file_id groups for flat file names in a zip")
+    g.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one sandbox limit, e.g. --limit cell_timeout=300 --limit memory_mb=8192")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(run=_grade)
     r = commands.add_parser("release", help="regenerate release/ from source/")

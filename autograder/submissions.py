@@ -57,6 +57,8 @@ def _layout_zip(extracted: Path, dest: Path, assignments: list[str], named_regex
 def collect(path: Path, assignments: list[str], named_regexp: str = DEFAULT_NAMED_REGEXP) -> list[Submission]:
     """Every (student, assignment) pair in a submissions folder or zip."""
     path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
     if path.is_dir():
         return from_folder(path, assignments)
     if not zipfile.is_zipfile(path):
