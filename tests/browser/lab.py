@@ -89,9 +89,9 @@ class JupyterLab:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def page(self, notebook: str) -> str:
-        """URL that opens `notebook` (relative to root) in the lab UI, authenticated by the token."""
-        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+    def page(self, notebook: str, workspace: str) -> str:
+        """URL that opens `notebook` (relative to root) in a fresh lab `workspace`, authenticated by the token."""
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={self.token}"
 
     def _env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
@@ -119,7 +119,7 @@ class JupyterLab:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=5) as r:
                     if r.status == 200:
@@ -127,7 +127,11 @@ class JupyterLab:
             except OSError:
                 time.sleep(0.5)
         self.stop()
-        raise TimeoutError(f"jupyter lab did not answer in {timeout}s:\n{self.log.read_text()[-3000:]}")
+        raise TimeoutError(f"jupyter lab did not answer in {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the server's log."""
+        return self.log.read_text(errors="replace")[-chars:]
 
     def api(self, path: str, method: str = "GET"):
         """Call a REST endpoint of the server (POST with an empty JSON body); the answer decoded from JSON."""

@@ -91,8 +91,7 @@ def kernel_idle(driver) -> bool:
 def open_notebook(driver, lab, path: str, n_code_cells: int, timeout: float = 120):
     """Open `path` in a new browser tab with a fresh workspace; wait for its cells and an idle kernel."""
     driver.switch_to.new_window("tab")
-    workspace = re.sub(r"\W", "-", path)
-    driver.get(f"{lab.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={lab.token}")
+    driver.get(lab.page(path, workspace=re.sub(r"\W", "-", path)))
     wait_for(lambda: len(cells(driver)) == n_code_cells, timeout, f"{path}'s {n_code_cells} code cells")
     wait_for(lambda: any(s["path"].endswith(path) and s["kernel"]["execution_state"] == "idle"
                          for s in lab.api("sessions")), timeout, f"{path}'s kernel to start")

@@ -102,7 +102,7 @@ def _open_and_run(lab, driver, shoot, rel: str, name: str, timeout: float, **kwa
         cells = nb.run_all(driver, timeout, **kwargs)
     except Exception:
         shoot(driver, f"{name}-FAILED")
-        print("cells when it failed:\n" + _describe(nb.cells(driver)))
+        print("cells when it failed:\n" + _describe(nb.cells(driver)) + "\njupyterlab log:\n" + lab.log_tail())
         raise
     print(f"{rel}: opened and ran {len(cells)} code cells through the UI in {time.monotonic() - start:.0f}s")
     nb.scroll_to_top(driver)
