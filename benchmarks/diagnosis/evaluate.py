@@ -5,7 +5,8 @@
 Prints, for ours, the naive rule and AUTOTRAINER's curve rules (baselines.py): per-label precision and
 recall, a confusion matrix (rows: true label, columns: predicted primary label), overall accuracy, the same
 accuracy split by framework (the thresholds were tuned on the PyTorch runs; the TensorFlow runs are held
-out) and by seed, and the issue-5 targets. A prediction counts when the diagnosis' *primary* finding
+out) and by seed, and the issue-5 targets. "ours-epochs" is the same diagnosis given only the per-epoch
+train and validation losses (a Keras ``History.history``), without per-iteration losses or gradient norms. A prediction counts when the diagnosis' *primary* finding
 equals the label; an exploding-gradient verdict counts as diverging (both mean "the steps blew up").
 """
 from __future__ import annotations
@@ -32,7 +33,13 @@ def ours(h: TrainingHistory) -> str:
     return identify_training_issues(h).primary
 
 
-METHODS: dict[str, Callable[[TrainingHistory], str]] = {"ours": ours, "naive": naive, "autotrainer": autotrainer}
+def ours_losses_only(h: TrainingHistory) -> str:
+    """What a Keras ``History.history`` user gets: per-epoch losses, no per-iteration loss, no gradients."""
+    return identify_training_issues({"train_loss": h.train_loss, "val_loss": h.val_loss}).primary
+
+
+METHODS: dict[str, Callable[[TrainingHistory], str]] = {
+    "ours": ours, "ours-epochs": ours_losses_only, "naive": naive, "autotrainer": autotrainer}
 
 
 def load(path: Path = DATA) -> list[dict]:
@@ -74,19 +81,22 @@ def report(runs: list[dict]) -> dict[str, float]:
     preds = predict(runs)
     print(f"{len(runs)} labelled runs: {dict(sorted(Counter(truth).items()))}\n")
     per = {m: scores(truth, p) for m, p in preds.items()}
-    print(f"{'label':<20}" + "".join(f"{m + ' P':>14}{m + ' R':>14}" for m in METHODS))
+    anywhere = _recall_anywhere(runs)
+    print("P = precision, R = recall of the primary verdict; ours R* = recall counting any of our findings")
+    print(f"{'label':<20}{'n':>4}" + "".join(f"{m + ' P':>14}{m + ' R':>14}" for m in METHODS) + f"{'ours R*':>10}")
     for label in sorted(set(truth)):
-        print(f"{label:<20}" + "".join(f"{_f(per[m][label]['precision']):>14}{_f(per[m][label]['recall']):>14}"
-                                       for m in METHODS))
+        print(f"{label:<20}{truth.count(label):>4}"
+              + "".join(f"{_f(per[m][label]['precision']):>14}{_f(per[m][label]['recall']):>14}" for m in METHODS)
+              + f"{_f(anywhere[label]):>10}")
     acc = {m: accuracy(truth, p) for m, p in preds.items()}
-    print(f"{'overall accuracy':<20}" + "".join(f"{_f(acc[m]):>28}" for m in METHODS))
+    print(f"{'overall accuracy':<24}" + "".join(f"{_f(acc[m]):>28}" for m in METHODS))
     for key in ("framework", "seed"):
         groups = sorted({_group(r, key) for r in runs})
         for g in groups:
             idx = [i for i, r in enumerate(runs) if _group(r, key) == g]
             accs = "".join(f"{_f(accuracy([truth[i] for i in idx], [preds[m][i] for i in idx])):>28}"
                            for m in METHODS)
-            print(f"  {key}={g:<12} n={len(idx):<4}" + accs[4:])
+            print(f"{'  ' + key + '=' + g + ' (n=' + str(len(idx)) + ')':<24}" + accs)
     for m in METHODS:
         print(f"\nconfusion matrix, {m} (rows: true, columns: predicted)\n{confusion(truth, preds[m])}")
     print("\nmisdiagnosed by ours:")
@@ -94,6 +104,15 @@ def report(runs: list[dict]) -> dict[str, float]:
         if p != r["label"]:
             print(f"  {r['name']}: {p}   [{', '.join(identify_training_issues(r['record']).labels)}]")
     return _targets(runs, truth, preds["ours"], per["ours"], acc["ours"])
+
+
+def _recall_anywhere(runs: list[dict]) -> dict[str, float]:
+    hits: Counter = Counter()
+    for r in runs:
+        labels = {ALIAS.get(x, x) for x in identify_training_issues(r["record"]).labels}
+        hits[r["label"]] += r["label"] in labels
+    totals = Counter(r["label"] for r in runs)
+    return {label: hits[label] / totals[label] for label in totals}
 
 
 def _targets(runs, truth, pred, per, acc) -> dict[str, float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from .history import TrainingHistory, as_history
+
+_NON_FINITE = re.compile(r"\b(nan|inf|infinity|non-finite|diverg\w*)\b", re.IGNORECASE)
 
 #: Every label a finding can carry, most severe first (this order sorts `Diagnosis.findings`).
 LABELS = ("diverging", "exploding_gradients", "vanishing_gradients", "overfitting", "oscillation",
@@ -45,7 +48,9 @@ class Thresholds:
       value: the run learned, then blew up.
     - ``diverge_spike`` = 10 and ``diverge_unrecovered`` = 0.5: ours. The loss shot above 10x the start
       and the run ends above half the start: one huge step threw the weights somewhere it never recovered
-      from (typically dead ReLUs after a too-large first step).
+      from (typically dead ReLUs after a too-large first step). Without per-iteration losses the spike
+      hides inside the first epoch's mean: a first epoch 10x above every later one, with the last loss still
+      above half of epoch 1's, is read the same way.
 
     Gradients (only when ``grad_norm`` or ``layer_grad_norm`` is recorded):
 
@@ -241,8 +246,7 @@ def _diverging(run: _Run, th: Thresholds) -> Finding | None:
     ev: dict[str, float] = {}
     bad = [i for i, v in enumerate(run.train) if not math.isfinite(v)]
     bad_val = [i for i, v in enumerate(run.val) if not math.isfinite(v)]
-    reason = (run.hist.stop_reason or "").lower()
-    stopped_nonfinite = any(w in reason for w in ("nan", "inf", "finite", "diverg"))
+    stopped_nonfinite = bool(_NON_FINITE.search(run.hist.stop_reason or ""))
     if run.iters.size and not np.isfinite(run.iters).all():
         per = run.hist.iters_per_epoch or 1.0
         bad_iter = int(np.argmin(np.isfinite(run.iters)))
@@ -254,7 +258,7 @@ def _diverging(run: _Run, th: Thresholds) -> Finding | None:
         ev["first_nonfinite_epoch"] = float(epoch)
         if finite.size:
             ev["last_finite_train_loss"] = float(finite[-1])
-        summary = f"the loss became NaN/Inf at epoch {epoch}" + (f" ({run.hist.stop_reason})"
+        summary = f"the loss became NaN/Inf at epoch {epoch}" + (f"; the run stopped: {run.hist.stop_reason}"
                                                                  if run.hist.stop_reason else "")
         ev.update(run.lr_evidence())
         return Finding("diverging", ev, _TEXT["diverging"], list(_FIXES["diverging"]), epoch, summary)
@@ -268,6 +272,10 @@ def _diverging(run: _Run, th: Thresholds) -> Finding | None:
     elif run.first > 0 and peak >= th.diverge_spike * run.first and last >= th.diverge_unrecovered * run.first:
         summary = (f"the loss shot up to {_fmt(peak / run.first)}x its starting value and never recovered "
                    f"(it ends at {last / run.first:.0%} of the start)")
+    elif (run.n >= 3 and run.train[0] >= th.diverge_spike * run.train[1:].max()
+          and last >= th.diverge_unrecovered * run.train[1]):
+        summary = (f"the first epoch's mean loss ({_fmt(run.train[0])}) is {_fmt(run.train[0] / run.train[1])}x "
+                   "the next one's and the loss barely improved after it: the first steps blew up")
     else:
         return None
     ev.update(run.lr_evidence())
