@@ -41,7 +41,8 @@ def lr_explorer(train_fn: TrainFn, lrs: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-
     lo, hi = math.log10(min(lrs)), math.log10(max(lrs))
     lr_slider = widgets.FloatLogSlider(value=sorted(lrs)[len(lrs) // 2], base=10, min=lo, max=max(hi, lo + 1),
                                        step=(max(hi, lo + 1) - lo) / 100, description="learning rate",
-                                       readout_format=".2e", continuous_update=False)
+                                       readout_format=".2e", continuous_update=False,
+                                       style={"description_width": "initial"})
     optimizer_dropdown = widgets.Dropdown(options=list(optimizers), value=optimizers[0], description="optimizer")
     momentum_slider = widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum",
                                           continuous_update=False)
