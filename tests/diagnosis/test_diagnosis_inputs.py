@@ -8,6 +8,7 @@ from losslab.core.diagnosis import LABELS, Diagnosis, Thresholds, identify_train
 from losslab.core.history import TrainingHistory
 
 NAN, INF = math.nan, math.inf
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no numpy warnings reach a student
 
 ODD_CURVES = {
     "one epoch": {"train_loss": [0.7]},
@@ -43,6 +44,11 @@ def test_never_raises_and_always_explains(name):
 def test_non_finite_losses_are_diverging_never_healthy(name):
     d = identify_training_issues(ODD_CURVES[name])
     assert d.primary == "diverging" and not d.healthy
+
+
+@pytest.mark.parametrize("name", ["constant", "constant zero", "negative losses", "zero gradient"])
+def test_finite_flat_or_odd_curves_are_not_called_diverging(name):
+    assert "diverging" not in identify_training_issues(ODD_CURVES[name])
 
 
 def test_one_finite_epoch_is_not_judged_on_trends():

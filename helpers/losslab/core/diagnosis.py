@@ -272,7 +272,7 @@ def _diverging(run: _Run, th: Thresholds) -> Finding | None:
     elif run.first > 0 and peak >= th.diverge_spike * run.first and last >= th.diverge_unrecovered * run.first:
         summary = (f"the loss shot up to {_fmt(peak / run.first)}x its starting value and never recovered "
                    f"(it ends at {last / run.first:.0%} of the start)")
-    elif (run.n >= 3 and run.train[0] >= th.diverge_spike * run.train[1:].max()
+    elif (run.n >= 3 and run.train[1:].min() > 0 and run.train[0] >= th.diverge_spike * run.train[1:].max()
           and last >= th.diverge_unrecovered * run.train[1]):
         summary = (f"the first epoch's mean loss ({_fmt(run.train[0])}) is {_fmt(run.train[0] / run.train[1])}x "
                    "the next one's and the loss barely improved after it: the first steps blew up")
