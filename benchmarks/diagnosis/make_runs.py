@@ -35,7 +35,7 @@ MAX_ITER_POINTS = 200
 def generate(frameworks: list[str], seeds: tuple[int, ...]) -> dict:
     runs, dropped = [], []
     plan = specs(seeds)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for fw in frameworks:
         records: dict[RunSpec, TrainingHistory] = {}
         for spec in plan:
@@ -50,7 +50,8 @@ def generate(frameworks: list[str], seeds: tuple[int, ...]) -> dict:
             else:
                 dropped.append(entry)
                 print(f"DROPPED {entry['name']}: {why}", flush=True)
-    print(f"{len(runs)} runs kept, {len(dropped)} dropped, {time.perf_counter() - start:.0f}s", flush=True)
+    print(f"{len(runs)} runs kept, {len(dropped)} dropped; {time.perf_counter() - start:.0f} s wall, "
+          f"{time.process_time() - cpu:.0f} s CPU (this process)", flush=True)
     return {"seeds": list(seeds), "frameworks": frameworks, "runs": runs, "dropped": dropped}
 
 

@@ -9,6 +9,7 @@ real labelled runs by ``benchmarks/diagnosis/evaluate.py``.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import re
@@ -434,11 +435,13 @@ def _layer_ratio(hist: TrainingHistory) -> tuple[float, float] | None:
 
 def _growth(g: np.ndarray) -> tuple[float, int] | None:
     """Largest ratio of an epoch's gradient norm to the median of the epochs before it, and that epoch."""
-    best = None
+    best, seen = None, [float(g[0])]  # kept sorted, so each running median is a lookup
     for i in range(1, len(g)):
-        prior = float(np.median(g[:i]))
+        m = len(seen)
+        prior = seen[m // 2] if m % 2 else (seen[m // 2 - 1] + seen[m // 2]) / 2
         if prior > 0 and (best is None or g[i] / prior > best[0]):
             best = (float(g[i] / prior), i)
+        bisect.insort(seen, float(g[i]))
     return best
 
 
