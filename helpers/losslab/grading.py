@@ -29,7 +29,10 @@ def to_numpy(value: Any) -> np.ndarray:
 
 def check_close(actual: Any, expected: Any, *, rtol: float, atol: float, what: str) -> None:
     """Fail unless ``actual`` has ``expected``'s shape and |actual - expected| <= atol + rtol * |expected|."""
-    a, e = to_numpy(actual), to_numpy(expected)
+    try:
+        a, e = to_numpy(actual), to_numpy(expected)
+    except AssertionError as err:
+        raise AssertionError(f"{what}: {err}") from None
     tol = f"(tolerance: rtol={rtol:g}, atol={atol:g})"
     if a.shape != e.shape:
         if a.size == e.size == 1:
