@@ -365,6 +365,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             args += [*_parents(path), "--ro-bind", path, path]
         for path in (cwd, self._runtime):
             args += [*_parents(str(path)), "--bind", str(path), str(path)]
+        for notebook in sorted(cwd.glob("*.ipynb")):  # its restored test cells hold the hidden tests
+            args += ["--ro-bind", "/dev/null", str(notebook)]
         return [*args, "--chdir", str(cwd), "--", *cmd]
 
     def _kill_for_wall(self) -> None:

@@ -54,6 +54,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "env": "import os\n_r = sorted(os.environ)",
         "sleeper": "import subprocess\n_r = subprocess.Popen(['sleep', '1234.5']).pid",
         "print_a_lot": "_r = 1\nprint('y' * 100_000)",
+        "plant": "import os\nos.symlink('/etc/passwd', 'link')\nos.mkfifo('fifo')\n_r = sorted(os.listdir('.'))",
     }
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_probe(c)) for c in cells.values()])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -95,6 +96,11 @@ def test_writes_land_only_in_the_notebook_folder(run: dict) -> None:
     assert not (run["course"] / "planted.txt").exists()
     assert (run["folder"] / "mine.txt").read_text() == "x"
     assert (run["folder"] / "mine.txt").stat().st_uid == os.getuid()  # handed back to the grader
+
+
+def test_planted_links_and_fifos_are_scrubbed(run: dict) -> None:
+    assert run["cells"]["plant"]["ok"] == ["fifo", "link", "mine.txt"]
+    assert sorted(p.name for p in run["folder"].iterdir()) == ["mine.txt"]
 
 
 @needs_full

@@ -115,8 +115,9 @@ def _students(env: dict) -> dict[str, tuple[Callable[[NotebookNode], None] | byt
                   "graded", set(), ""),
         "vandal": (_at_end(f"import os\nfor p in {write_paths!r}:\n    try:\n        open(p, 'w').write('x')\n"
                            "        print('WROTE', p)\n    except OSError as e:\n        print('blocked', p, e)\n"
-                           f"os.remove('{A1}.ipynb')\nos.symlink({str(victim)!r}, '{A1}.ipynb')\n"
-                           "os.mkfifo('timestamp.txt')"), "graded", set(), ""),
+                           f"os.symlink({str(victim)!r}, 'feedback.html')\nos.mkfifo('timestamp.txt')\n"
+                           f"print(len(open('{A1}.ipynb').read()), 'bytes of notebook visible')\n"
+                           f"os.remove('{A1}.ipynb')"), "graded", set(), ""),
         "delete_test": (_delete("test_evaluate_value"), "cells_missing", set(), "test_evaluate_value"),
         "edit_test": (_both(_replace("train_model", "def train_model(*args, **kwargs):\n    return {}"),
                             _replace("test_train_model", "assert True")), "tampered",
@@ -269,7 +270,9 @@ def test_no_file_outside_its_folder_written(graded: dict) -> None:
     env = graded["env"]
     text = _outputs(graded, "vandal")
     assert "WROTE" not in text and text.count("blocked") == 4  # /tmp is the kernel's own scratch tmpfs
-    assert env["victim"].read_text() == "intact"  # the notebook swapped for a link was not written through
+    assert env["victim"].read_text() == "intact"
+    assert "0 bytes of notebook visible" in text  # masked: its restored cells hold the hidden tests
+    assert "Device or resource busy" in text  # and it cannot be swapped for a link the grader would write through
     assert not (env["class_dir"] / "planted.txt").exists() and not (REPO / "planted.txt").exists()
 
 
