@@ -28,20 +28,23 @@ def read_notebook(data: bytes) -> NotebookNode:
     return nb
 
 
-def _locked_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
+def _grade_cells(nb: NotebookNode, tests_only: bool) -> dict[str, NotebookNode]:
     from nbgrader import utils
 
     return {cell.metadata.nbgrader["grade_id"]: cell for cell in nb.cells
-            if "nbgrader" in cell.metadata and "grade_id" in cell.metadata.nbgrader and utils.is_locked(cell)}
+            if utils.is_grade(cell) and "grade_id" in cell.metadata.nbgrader
+            and not (tests_only and utils.is_solution(cell))}
 
 
 def compare_with_release(submitted: NotebookNode, released: NotebookNode) -> tuple[list[str], list[str]]:
-    """(missing, edited) read-only cells: compared with the released copy, since the source one holds hidden tests."""
+    """(missing graded cells, edited test cells), compared with the released copy: the source one holds hidden
+    tests. Edited instructions do not count: nbgrader restores them and they cost no points."""
     from nbgrader.utils import compute_checksum
 
-    ours, theirs = _locked_cells(released), _locked_cells(submitted)
-    missing = [gid for gid in ours if gid not in theirs]
-    edited = [gid for gid in ours if gid in theirs and compute_checksum(theirs[gid]) != compute_checksum(ours[gid])]
+    theirs = _grade_cells(submitted, tests_only=False)
+    missing = [gid for gid in _grade_cells(released, tests_only=False) if gid not in theirs]
+    edited = [gid for gid, cell in _grade_cells(released, tests_only=True).items()
+              if gid in theirs and compute_checksum(theirs[gid]) != compute_checksum(cell)]
     return missing, edited
 
 

@@ -1,6 +1,7 @@
 """Grade ONE submission in its own fresh course directory: the unit of work a Dask worker runs."""
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +16,9 @@ from .course import run_converter, unpack
 from .feedback import plain_page, with_banner
 from .results import CellScore, Outcome, Result, Submission
 
+#: One thread per kernel: a worker per core then scales, and serial and parallel runs compute alike.
+KERNEL_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 #: When several things went wrong, the report names the most severe.
 SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "kernel_died", "cells_missing", "tampered")
 
@@ -22,6 +26,8 @@ SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "kernel_died"
 def grade_submission(template: bytes, submission: Submission, limits: Any) -> Outcome:
     """Never raises: whatever the student handed in, the answer is a grade and a reason."""
     started = time.perf_counter()
+    for name, value in KERNEL_THREADS.items():
+        os.environ.setdefault(name, value)
     with tempfile.TemporaryDirectory(prefix=f"autograder-{submission.student}-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         unpack(template, root)
@@ -87,9 +93,9 @@ def _grade_in(root: Path, sub: Submission, limits: Any) -> Outcome:
             return _failed(root, sub, "unreadable", f"{name}: {exc}")
         missing, edited = compare_with_release(submitted, nbformat.read(root / "release" / sub.assignment / name, 4))
         if missing:
-            facts.setdefault("cells_missing", []).append(f"test cells deleted or renamed, restored: {', '.join(missing)}")
+            facts.setdefault("cells_missing", []).append(f"graded cells deleted or renamed, restored: {', '.join(missing)}")
         if edited:
-            facts.setdefault("tampered", []).append(f"read-only cells edited, restored: {', '.join(edited)}")
+            facts.setdefault("tampered", []).append(f"test cells edited, restored: {', '.join(edited)}")
     for name in sorted(set(expected) - set(present)):
         facts.setdefault("cells_missing", []).append(f"notebook {name} missing, scored 0")
 
