@@ -202,7 +202,8 @@ def build() -> dict[str, str]:
             if set(failing) - set(points) or score != sum(points.values()) - sum(points[f] for f in failing):
                 raise ValueError(f"{student}/{aid}: a score of {score} does not follow from the failing tests {failing}")
             files[f"{student}/{aid}/{aid}.ipynb"] = submission(aid, how)
-            expected[aid] = {"score": score, "status": "graded", "failing_tests": failing, "why": why}
+            expected[aid] = {"score": score, "status": "graded", "failing_tests": failing, "why": why,
+                             "scope": "autograded points only; the written answers await manual grading"}
         for aid in sorted({A1, A2, A3} - set(assignments)):
             expected[aid] = {"score": 0.0, "status": "missing", "why": f"handed nothing in for {aid}"}
         files[f"{student}/expected.json"] = json.dumps(expected, indent=1) + "\n"
