@@ -96,7 +96,7 @@ def report(runs: list[dict]) -> dict[str, float]:
             idx = [i for i, r in enumerate(runs) if _group(r, key) == g]
             accs = "".join(f"{_f(accuracy([truth[i] for i in idx], [preds[m][i] for i in idx])):>28}"
                            for m in METHODS)
-            print(f"{'  ' + key + '=' + g + ' (n=' + str(len(idx)) + ')':<24}" + accs)
+            print(f"{'  ' + (g if key == 'framework' else 'seed ' + g) + f' (n={len(idx)})':<24}" + accs)
     for m in METHODS:
         print(f"\nconfusion matrix, {m} (rows: true, columns: predicted)\n{confusion(truth, preds[m])}")
     print("\nmisdiagnosed by ours:")

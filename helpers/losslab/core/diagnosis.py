@@ -82,7 +82,8 @@ class Thresholds:
       Ours: a noisy curve does not make a trend; on the PyTorch runs real overfitting rose 37x its jitter
       or more, noisy high-learning-rate runs at most 2.5x. ...
     - ``overfit_train_slack`` = 0.05: ... while the last training loss is at most 5 % above its value at
-      the validation minimum. The onset is the epoch of the validation minimum.
+      the validation minimum. The onset is the epoch of the validation minimum (the best raw epoch next to
+      the minimum of the 3-epoch median).
 
     Slow convergence, learning rate too low (ours: DeepDiagnosis' "loss not decreasing" and AUTOTRAINER's
     ``sc_accuracy`` flag too little progress per window, which cannot tell "too slow" from "converged"):
@@ -344,7 +345,9 @@ def _overfitting(run: _Run, th: Thresholds) -> Finding | None:
     train_ok = run.train[-1] <= run.train[best] * (1 + th.overfit_train_slack)
     if rise < th.overfit_rise or math.log1p(rise) < th.overfit_noise * noise or not train_ok:
         return None
-    ev = {"onset_epoch": float(best), "best_val_loss": float(val[best]), "last_val_loss": float(run.val[-1]),
+    lo = max(0, best - 1)  # the smoothed curve finds the turn; the raw curve pins the best epoch next to it
+    best = lo + int(np.argmin(run.val[lo:best + 2]))
+    ev = {"onset_epoch": float(best), "best_val_loss": float(run.val[best]), "last_val_loss": float(run.val[-1]),
           "val_rise": rise, "val_noise": noise, "train_change_since_onset": float(run.train[-1] / run.train[best] - 1)}
     if run.train[-1] > 0:
         ev["val_over_train"] = float(run.val[-1] / run.train[-1])
