@@ -50,7 +50,7 @@ def load(path: Path = DATA) -> list[dict]:
 
 
 def predict(runs: list[dict]) -> dict[str, list[str]]:
-    return {m: [ALIAS.get(f(r["record"]), f(r["record"])) for r in runs] for m, f in METHODS.items()}
+    return {m: [_alias(f(r["record"])) for r in runs] for m, f in METHODS.items()}
 
 
 def scores(truth: list[str], pred: list[str]) -> dict[str, dict[str, float]]:
@@ -109,7 +109,7 @@ def report(runs: list[dict]) -> dict[str, float]:
 def _recall_anywhere(runs: list[dict]) -> dict[str, float]:
     hits: Counter = Counter()
     for r in runs:
-        labels = {ALIAS.get(x, x) for x in identify_training_issues(r["record"]).labels}
+        labels = {_alias(x) for x in identify_training_issues(r["record"]).labels}
         hits[r["label"]] += r["label"] in labels
     totals = Counter(r["label"] for r in runs)
     return {label: hits[label] / totals[label] for label in totals}
@@ -123,11 +123,21 @@ def _targets(runs, truth, pred, per, acc) -> dict[str, float]:
                       for r in runs for f in identify_training_issues(r["record"]).findings)
     print("\nissue 5 targets (ours):")
     print(f"  diverged/NaN runs called healthy: {called_healthy} of {len(diverged)} (target 0)")
+    frameworks = sorted({r["framework"] for r in runs})
     for label in ("diverging", "overfitting", "slow_convergence"):
-        print(f"  recall {label}: {_f(per.get(label, {}).get('recall', math.nan))} (target >= 0.9)")
+        by_fw = []
+        for fw in frameworks:
+            idx = [i for i, r in enumerate(runs) if r["framework"] == fw and truth[i] == label]
+            by_fw.append(f"{fw} {_f(sum(pred[i] == label for i in idx) / len(idx) if idx else math.nan)}")
+        print(f"  recall {label}: {_f(per.get(label, {}).get('recall', math.nan))} (target >= 0.9; "
+              f"{', '.join(by_fw)})")
     print(f"  overall accuracy: {_f(acc)} (target >= 0.85)")
     print(f"  findings without evidence, explanation or fixes: {no_evidence} (target 0)")
     return {"accuracy": acc, "called_healthy": called_healthy}
+
+
+def _alias(label: str) -> str:
+    return ALIAS.get(label, label)
 
 
 def _group(run: dict, key: str) -> str:
