@@ -79,9 +79,9 @@ def write_class(release_nb: Path, dest: Path) -> dict[str, tuple[float, str]]:
     return expected
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_course(tmp_path_factory) -> dict:
-    """source/ and a class of submissions for the tiny assignment, built once per test module."""
+    """source/ and a class of submissions for the tiny assignment, built once per test session."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     from autograder.release import generate
 
