@@ -63,7 +63,7 @@ def test_overfitting_onset_is_where_validation_turns_up():
     for name, h in BY_LABEL["overfitting"]:
         onset = DIAGNOSES[name]["overfitting"].epoch
         val, train = np.asarray(h.val_loss), np.asarray(h.train_loss)
-        assert DIAGNOSES[name]["overfitting"].evidence["onset_epoch"] == onset
+        assert DIAGNOSES[name]["overfitting"].evidence["onset_epoch"] == onset + 1  # text counts from 1
         # from the onset on, validation never gets (materially) better while training keeps improving
         assert val[onset + 1:].min() >= 0.95 * val[onset], (name, onset)
         assert val[onset + 1:].mean() > val[onset] and train[-1] < train[onset], (name, onset)

@@ -131,7 +131,11 @@ class Thresholds:
 
 @dataclass
 class Finding:
-    """One thing the curves show: a label, the numbers behind it, what it means and what to try."""
+    """One thing the curves show: a label, the numbers behind it, what it means and what to try.
+
+    ``epoch`` is a 0-based index into the record (``history.val_loss[finding.epoch]``); text and evidence
+    count epochs from 1, as the plots and Keras' log do.
+    """
 
     label: str
     evidence: dict[str, float]
@@ -188,7 +192,7 @@ class Diagnosis:
         heads = []
         for f in self.findings:
             name = f.label.replace("_", " ")
-            heads.append(f"{name} (from epoch {f.epoch})" if f.epoch is not None else name)
+            heads.append(f"{name} (from epoch {f.epoch + 1})" if f.epoch is not None else name)
         return f"{', '.join(heads)} [{self.epochs} epochs]\n" + "\n".join(str(f) for f in self.findings)
 
     def __repr__(self) -> str:
@@ -257,10 +261,10 @@ def _diverging(run: _Run, th: Thresholds) -> Finding | None:
     finite = run.train[np.isfinite(run.train)]
     if bad or bad_val or stopped_nonfinite:
         epoch = min(bad + bad_val) if (bad or bad_val) else run.n - 1
-        ev["first_nonfinite_epoch"] = float(epoch)
+        ev["first_nonfinite_epoch"] = float(epoch + 1)
         if finite.size:
             ev["last_finite_train_loss"] = float(finite[-1])
-        summary = f"the loss became NaN/Inf at epoch {epoch}" + (f"; the run stopped: {run.hist.stop_reason}"
+        summary = f"the loss became NaN/Inf in epoch {epoch + 1}" + (f"; the run stopped: {run.hist.stop_reason}"
                                                                  if run.hist.stop_reason else "")
         ev.update(run.lr_evidence())
         return Finding("diverging", ev, _TEXT["diverging"], list(_FIXES["diverging"]), epoch, summary)
@@ -347,12 +351,12 @@ def _overfitting(run: _Run, th: Thresholds) -> Finding | None:
         return None
     lo = max(0, best - 1)  # the smoothed curve finds the turn; the raw curve pins the best epoch next to it
     best = lo + int(np.argmin(run.val[lo:best + 2]))
-    ev = {"onset_epoch": float(best), "best_val_loss": float(run.val[best]), "last_val_loss": float(run.val[-1]),
+    ev = {"onset_epoch": float(best + 1), "best_val_loss": float(run.val[best]), "last_val_loss": float(run.val[-1]),
           "val_rise": rise, "val_noise": noise, "train_change_since_onset": float(run.train[-1] / run.train[best] - 1)}
     if run.train[-1] > 0:
         ev["val_over_train"] = float(run.val[-1] / run.train[-1])
     trend = "falling" if ev["train_change_since_onset"] < 0 else "level"
-    return _finding("overfitting", ev, best, f"from epoch {best} the validation loss rose {rise:.0%} above its "
+    return _finding("overfitting", ev, best, f"from epoch {best + 1} the validation loss rose {rise:.0%} above its "
                                              f"minimum while the training loss kept {trend}")
 
 

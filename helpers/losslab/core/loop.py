@@ -61,7 +61,7 @@ def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[],
                 history.val_loss.append(val)
             history.epoch_time.append(time.perf_counter() - start)
             if val is not None and not math.isfinite(val):
-                history.stop_reason = f"non-finite validation loss ({val}) at epoch {epoch}"
+                history.stop_reason = f"non-finite validation loss ({val}) in epoch {epoch + 1}"
                 break
             if end_epoch:
                 end_epoch(epoch, val)
@@ -82,8 +82,8 @@ def _record_train(history: TrainingHistory, result: EpochResult, layer_names: Se
         cut = int(bad[0]) + 1
         history.iter_loss.extend(losses[:cut].tolist())
         history.train_loss.append(float(losses[bad[0]]))
-        history.stop_reason = (f"non-finite training loss ({losses[bad[0]]}) at epoch {history.epochs - 1}, "
-                               f"step {int(bad[0])} of the epoch")
+        history.stop_reason = (f"non-finite training loss ({losses[bad[0]]}) in epoch {history.epochs}, "
+                               f"step {int(bad[0]) + 1} of the epoch")
         losses, sizes = losses[:cut], sizes[:cut]
         norms = None if result.layer_norms is None else np.asarray(result.layer_norms)[:cut]
     else:
