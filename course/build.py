@@ -62,6 +62,8 @@ def read_lecture(path: Path) -> Lecture:
     if not meta.get("title") or not meta.get("teaches"):
         raise BuildError(f"{path.name}: front matter needs `lecture:` with `title:` and `teaches:`")
     for index, cell in enumerate(nb.cells):
+        if cell.cell_type not in ("code", "markdown"):
+            raise BuildError(f"{path.name}, cell {index}: a {cell.cell_type} cell; lectures use code and markdown only")
         tags = set(cell.metadata.get("tags", []))
         unknown = tags - PASS_TAGS - set(FRAMEWORKS)
         if unknown:
@@ -110,8 +112,8 @@ def twin(lecture: Lecture, framework: str) -> NotebookNode:
             continue
         if cell.cell_type == "code" and FOREIGN_IMPORT[framework].search(cell.source):
             raise BuildError(
-                f"{lecture.path.name}, cell {index} ({_first_line(cell)!r}): imports another framework but is "
-                f"not tagged `{other_key}`"
+                f"{lecture.path.name}, cell {index} ({_first_line(cell)!r}): imports another framework but reaches "
+                f"the {FRAMEWORKS[framework]} notebook; tag it `{other_key}`"
             )
         kept = [tag for tag in tags if tag in PASS_TAGS]
         metadata = {"tags": kept} if kept else {}

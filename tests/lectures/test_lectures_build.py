@@ -80,8 +80,9 @@ def test_header_has_colab_badge_and_colab_only_install(tmp_path: Path):
 @pytest.mark.parametrize("bad, message", [
     (code("x = 1", "pytroch"), r"01_tiny\.md, cell 2 .*unknown tag.*'pytroch'"),
     (code("x = 1", "pytorch", "tensorflow"), r"01_tiny\.md, cell 2: tagged with both"),
-    (code("import torch"), r"01_tiny\.md, cell 2 .*imports another framework.*not tagged `pytorch`"),
+    (code("import torch"), r"01_tiny\.md, cell 2 .*imports another framework.*TensorFlow notebook; tag it `pytorch`"),
     (code("from losslab.torch import SimpleNet", "tensorflow"), r"cell 2 .*imports another framework"),
+    ("```{raw-cell}\nraw text\n```", r"cell 2: a raw cell"),
 ])
 def test_bad_source_fails_naming_file_and_cell(tmp_path: Path, bad: str, message: str):
     root = make_root(tmp_path, source(code("x = 1"), bad))
