@@ -126,6 +126,7 @@ class KernelRecord:
     died: bool = False              # ended before the grader asked it to
     died_in: str | None = None      # the cell running when it died
     wall_exceeded: bool = False
+    oom_killed: bool = False        # the kernel's memory cgroup hit memory_mb and the OOM killer struck
     timed_out: list[str] | None = None       # cells interrupted at the cell time limit
     memory_errors: list[str] | None = None   # cells whose error says an allocation failed
     truncated: list[str] | None = None       # cells whose output was cut at output_bytes
@@ -153,6 +154,9 @@ def findings(workdir: Path | str) -> list[tuple[str, str]]:
     for r in read_records(workdir):
         where = f" in {r.died_in}" if r.died_in else ""
         sig = r.signal
+        if r.oom_killed:
+            out.append(("out_of_memory", f"{r.notebook}: the sandbox's processes together passed the memory limit"
+                                         f"{where}; the OOM killer ended one"))
         if r.wall_exceeded:
             out.append(("timed_out", f"{r.notebook}: notebook ran past its wall-clock limit{where}, kernel killed"))
         elif r.died and sig == signal.SIGXCPU:
@@ -257,7 +261,7 @@ class SandboxedExecute(Execute):
         km = self._km_ref
         if km is not None:
             self._record.isolation, self._record.returncode = km.isolation, km.returncode
-            self._record.wall_exceeded = km.wall_exceeded
+            self._record.wall_exceeded, self._record.oom_killed = km.wall_exceeded, km.oom_killed
             self._record.died = self._record.died or km.died
         if self.record_path:
             with open(self.record_path, "a") as fh:
@@ -290,6 +294,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.returncode: int | None = None
         self.died = False
         self.wall_exceeded = False
+        self.oom_killed = False
+        self._cgroup: Path | None = None
         self._popen: subprocess.Popen | None = None
         self._shutdown_asked = False
         self._timer: threading.Timer | None = None
@@ -320,7 +326,12 @@ class SandboxedKernelManager(AsyncKernelManager):
             _chown_tree(cwd, self._uid)
         kw["env"] = self._env(cwd, kw.get("env") or os.environ)
         kw["stdout"] = subprocess.DEVNULL  # the kernel's banner; what students print goes over ZMQ
-        await super()._async_launch_kernel(self._wrap(kernel_cmd, cwd), **kw)
+        cmd = self._wrap(kernel_cmd, cwd)
+        if self._uid >= 0:
+            self._cgroup = _memory_cgroup(f"losslab-sandbox-{self._uid}", self.memory_mb << 20)
+        if self._cgroup is not None:  # the shell joins the cgroup, then becomes bwrap: nothing starts outside it
+            cmd = ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self._cgroup / "cgroup.procs"), *cmd]
+        await super()._async_launch_kernel(cmd, **kw)
         self._popen = self.provisioner.process  # type: ignore[union-attr]
         self._timer = threading.Timer(self.wall_seconds, self._kill_for_wall)
         self._timer.daemon = True
@@ -402,6 +413,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             self._popen = None
         if self._uid >= 0:
             _kill_uid(self._uid)
+            if self._cgroup is not None:
+                self.oom_killed = _release_cgroup(self._cgroup)
             if self._cwd is not None:
                 _chown_tree(self._cwd, os.getuid(), scrub=True)
             os.close(self._uid_lock)  # type: ignore[arg-type]
@@ -432,6 +445,36 @@ def _parents(path: str) -> list[str]:
         if parent not in ("/tmp", *_SYSTEM):
             out += ["--perms", "0755", "--dir", parent]
     return out
+
+
+def _memory_cgroup(name: str, limit: int) -> Path | None:
+    """A fresh cgroup-v1 memory group under ours, capped at limit bytes for all of the kernel's processes together
+    (RLIMIT_AS caps each process alone). None where cgroup v1 memory is not mounted writable: rlimits only."""
+    try:
+        mount = next(line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+                     if line.split()[2] == "cgroup" and "memory" in line.split()[3].split(","))
+        ours = next(line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if "memory" in line.split(":", 2)[1].split(","))
+        group = Path(mount) / ours.lstrip("/") / name
+        group.mkdir(exist_ok=True)
+        (group / "memory.limit_in_bytes").write_text(str(limit))
+        if (group / "memory.memsw.limit_in_bytes").exists():  # no escape into swap
+            (group / "memory.memsw.limit_in_bytes").write_text(str(limit))
+        return group
+    except (StopIteration, OSError):
+        return None
+
+
+def _release_cgroup(group: Path) -> bool:
+    """Remove an emptied memory cgroup; whether its OOM killer struck."""
+    oom = "oom_kill 0" not in (group / "memory.oom_control").read_text()
+    for _ in range(50):
+        try:
+            group.rmdir()
+            break
+        except OSError:  # the last processes are still exiting
+            time.sleep(0.02)
+    return oom
 
 
 def _take_uid() -> tuple[int, int]:

@@ -172,3 +172,18 @@ def test_without_namespaces_it_warns_and_still_limits(tmp_path: Path, monkeypatc
     assert "WARNING: NO SANDBOX" in sandbox.isolation_report()
     nb, (record,) = _run_cells(tmp_path, LIMITS, "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])")
     assert record.isolation == "rlimits" and nb.cells[0].outputs[0].text.strip() == str(LIMITS.memory_mb << 20)
+
+
+@needs_full
+def test_processes_share_one_memory_limit(tmp_path: Path) -> None:
+    probe = sandbox._memory_cgroup("losslab-sandbox-probe", 1 << 30)
+    if probe is None:
+        pytest.skip("no writable cgroup-v1 memory controller: memory is bounded per process only")
+    sandbox._release_cgroup(probe)
+    hog = "b = bytearray(450 * 2**20)\nimport time\ntime.sleep(2)"  # each child is far below RLIMIT_AS
+    nb, (record,) = _run_cells(tmp_path, sandbox.Limits(memory_mb=1024, cell_timeout=60),
+                               f"import subprocess, sys\nkids = [subprocess.Popen([sys.executable, '-c', {hog!r}]) "
+                               "for _ in range(3)]\nprint(sorted(k.wait() for k in kids))")
+    assert nb.cells[0].outputs[0].text.strip().startswith("[-9")  # the OOM killer took one child
+    assert record.oom_killed and not record.died
+    assert sandbox.findings(tmp_path)[0][0] == "out_of_memory"
