@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export MPLBACKEND ?= Agg
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# TF 2.21 prints a oneDNN notice on stderr at any log level; nbgrader and nbval read stderr.
+export TF_ENABLE_ONEDNN_OPTS ?= 0
 # Tests and grading run two processes on two cores: one math thread each avoids oversubscription, which
 # slowed torch steps by up to 50x on a busy machine. Override on the command line if you like.
 export OMP_NUM_THREADS ?= 1

@@ -230,7 +230,12 @@ def _mark_last_finite(ax: Axes, values: list[float], x: np.ndarray, y: np.ndarra
 
 
 def _mark_best_and_overfitting(ax: Axes, h: TrainingHistory) -> None:
-    """Vertical line at the best epoch; shade from the overfitting onset (per `diagnosis`) to the end."""
+    """Vertical line at the best epoch; shade from the overfitting onset (per `diagnosis`) to the end.
+
+    A diverged run gets neither: its "best epoch" is only the last one before the blow-up.
+    """
+    if _divergence(h) is not None:
+        return
     best = h.best_epoch
     series, name = (h.val_loss, "val") if np.isfinite(h.val_loss).any() else (h.train_loss, "train")
     if best is None or not abs(series[best]) <= HUGE:
