@@ -301,6 +301,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._timer: threading.Timer | None = None
         self._uid, self._uid_lock = -1, None
         self._runtime = Path(tempfile.mkdtemp(prefix="lsbx-"))  # short: a unix socket path has <108 bytes
+        self._blank = self._runtime.with_name(self._runtime.name + ".blank")  # shown in place of the notebook
+        self._blank.touch(0o444)
         self._cwd: Path | None = None
         self.transport = "ipc"
         self.ip = str(self._runtime / "k")
@@ -377,7 +379,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         for path in (cwd, self._runtime):
             args += [*_parents(str(path)), "--bind", str(path), str(path)]
         for notebook in sorted(cwd.glob("*.ipynb")):  # its restored test cells hold the hidden tests
-            args += ["--ro-bind", "/dev/null", str(notebook)]
+            args += ["--ro-bind", str(self._blank), str(notebook)]
         return [*args, "--chdir", str(cwd), "--", *cmd]
 
     def _kill_for_wall(self) -> None:
@@ -422,6 +424,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         elif self._cwd is not None:
             _scrub_links(self._cwd)
         shutil.rmtree(self._runtime, ignore_errors=True)
+        self._blank.unlink(missing_ok=True)
 
 
 def _readonly_paths(extra: list[str]) -> list[str]:
