@@ -10,6 +10,7 @@ from typing import Any
 
 from . import isolation
 from .course import REPO, SOURCE, build_course, ensure_alembic_on_path, pack, source_assignments
+from .feedback import plain_page
 from .merge import merge
 from .progress import Progress
 from .report import write_csv, write_html
@@ -78,7 +79,9 @@ def _run(template: bytes, todo: list[Submission], limits: Any, workers: int, sch
             except Exception as exc:  # the worker itself died (KilledWorker ...): this submission still gets a row
                 sub = futures[future]
                 reason = f"grading worker lost: {type(exc).__name__}: {exc}"
-                yield Outcome(Result(sub.student, sub.assignment, 0.0, max_scores[sub.assignment], "kernel_died", reason))
+                result = Result(sub.student, sub.assignment, 0.0, max_scores[sub.assignment], "kernel_died", reason)
+                page = plain_page(sub.student, sub.assignment, 0.0, result.max_score, result.status, reason)
+                yield Outcome(result, feedback={f"{sub.assignment}.html": page})
     finally:
         client.close()
         if cluster is not None:
