@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("submissions", nargs="?", help="folder of <student>/<assignment>/*.ipynb or a zip "
                    "(default: the bundled sample class)")
     g.add_argument("--out", help="output folder (default: out/grading)")
-    g.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4),
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    g.add_argument("--workers", type=int, default=min(cores, 4),
                    help="Dask LocalCluster worker processes; 1 grades serially in this process (default: cores, max 4)")
     g.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     g.add_argument("--assignments", help=f"comma-separated assignment ids (default: every folder of {SOURCE})")
