@@ -2,10 +2,11 @@
 
 nbgrader runs student code as the grader, beside the gradebook, without limits. Here every kernel starts inside
 bubblewrap: fresh mount/pid/net/ipc/uts namespaces in which only the system, the Python install, the venv, the
-`losslab` package (all read-only) and the notebook's own folder (writable) exist; as a throwaway unprivileged
-uid; under rlimits (CPU, address space, processes, file size); with ZMQ on ipc sockets, since loopback TCP does not
-cross a network namespace. The grader side bounds wall time, cell time and output size, and records how the
-kernel ended so the pipeline can tell a timeout from an OOM from a crash (see `findings`).
+`losslab` package (all read-only) and the notebook's own folder (writable; the notebook itself masked, since its
+restored cells hold the hidden tests) exist; as a throwaway unprivileged uid; under rlimits (CPU, address space,
+processes, file size) and a memory cgroup for all its processes together; with ZMQ on ipc sockets, since loopback
+TCP does not cross a network namespace. The grader side bounds wall time, cell time and output size, and records
+how the kernel ended so the pipeline can tell a timeout from an OOM from a crash (see `findings`).
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def isolation_report(limits: Limits | None = None) -> str:
     mode = _mode()
     lines = {
         "full": ["isolation: FULL - bubblewrap namespaces (mount, pid, net, ipc, uts), throwaway unprivileged uid,",
-                 "  no network, only the notebook's own folder visible and writable, rlimits applied"],
+                 "  no network, only the notebook's own folder visible and writable, rlimits and a memory cgroup"],
         "userns": ["WARNING: NOT ROOT - bubblewrap namespaces work, but student code keeps YOUR uid and the process",
                    "  limit counts all of your processes. Run the grader as root (or in CI) for full isolation."],
         "rlimits": ["WARNING: NO SANDBOX - bubblewrap or user namespaces are unavailable: student code runs AS YOU,",
@@ -86,8 +87,17 @@ def isolation_report(limits: Limits | None = None) -> str:
         "none": ["WARNING: NO SANDBOX AND NO RLIMITS - neither bubblewrap nor prlimit is installed: student code runs",
                  "  AS YOU with only the grader-side wall, cell and output limits. Install bubblewrap and util-linux."],
     }[mode]
+    if mode == "full" and not _has_memory_cgroup():
+        lines.append("  note: no writable cgroup-v1 memory controller: memory is capped per process (RLIMIT_AS) only")
     shown = ", ".join(f"{k}={v}" for k, v in asdict(limits).items())
     return "\n".join([*lines, f"limits: {shown}"])
+
+
+def _has_memory_cgroup() -> bool:
+    probe = _memory_cgroup(f"losslab-sandbox-probe-{os.getpid()}", 1 << 30)
+    if probe is not None:
+        _release_cgroup(probe)
+    return probe is not None
 
 
 def apply(config: Config, limits: Limits | None, workdir: Path | str) -> Path:
@@ -161,7 +171,7 @@ def findings(workdir: Path | str) -> list[tuple[str, str]]:
             out.append(("timed_out", f"{r.notebook}: notebook ran past its wall-clock limit{where}, kernel killed"))
         elif r.died and sig == signal.SIGXCPU:
             out.append(("timed_out", f"{r.notebook}: CPU-time limit reached{where}, kernel killed"))
-        elif r.died and sig == signal.SIGKILL:
+        elif r.died and sig == signal.SIGKILL and not r.oom_killed:
             # Past RLIMIT_AS an allocation fails with MemoryError; a SIGKILL is the host's OOM killer (or the CPU
             # limit's hard stop, when student code caught SIGXCPU).
             out.append(("out_of_memory", f"{r.notebook}: kernel killed (SIGKILL){where}: out of memory"))
