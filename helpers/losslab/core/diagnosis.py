@@ -86,6 +86,11 @@ class Thresholds:
     - ``overfit_train_slack`` = 0.05: ... while the last training loss is at most 5 % above its value at
       the validation minimum. The onset is the epoch of the validation minimum (the best raw epoch next to
       the minimum of the 3-epoch median).
+    - Memorising without a clean turn (the seed assignment's "large generalisation gap"): the last three
+      epochs' validation loss is at least ``overfit_gap`` = 10x the training loss, the training loss fell to
+      at most ``overfit_train_drop`` = 10 % of its first epoch, and validation stayed at least
+      ``overfit_val_stall`` = 70 % of its first epoch. Ours: a big network on 30 noisy samples (train
+      100x down, validation flat and jittery) passes no rise-vs-jitter test but is overfitting all the same.
 
     Slow convergence, learning rate too low (ours: DeepDiagnosis' "loss not decreasing" and AUTOTRAINER's
     ``sc_accuracy`` flag too little progress per window, which cannot tell "too slow" from "converged"):
@@ -121,6 +126,9 @@ class Thresholds:
     overfit_rise: float = 0.10
     overfit_noise: float = 5.0
     overfit_train_slack: float = 0.05
+    overfit_gap: float = 10.0
+    overfit_train_drop: float = 0.1
+    overfit_val_stall: float = 0.7
     slow_recent_fraction: float = 0.25
     slow_steady: float = 0.7
     slow_min_recent_drop: float = 0.002
@@ -352,7 +360,7 @@ def _overfitting(run: _Run, th: Thresholds) -> Finding | None:
     noise = float(np.median(np.abs(np.diff(np.log(run.val), 2)))) / 2  # epoch-to-epoch jitter, trend removed
     train_ok = run.train[-1] <= run.train[best] * (1 + th.overfit_train_slack)
     if rise < th.overfit_rise or math.log1p(rise) < th.overfit_noise * noise or not train_ok:
-        return None
+        return _memorising(run, th, val)
     lo = max(0, best - 1)  # the smoothed curve finds the turn; the raw curve pins the best epoch next to it
     best = lo + int(np.argmin(run.val[lo:best + 2]))
     ev = {"onset_epoch": float(best + 1), "best_val_loss": float(run.val[best]), "last_val_loss": float(run.val[-1]),
@@ -362,6 +370,22 @@ def _overfitting(run: _Run, th: Thresholds) -> Finding | None:
     trend = "falling" if ev["train_change_since_onset"] < 0 else "level"
     return _finding("overfitting", ev, best, f"from epoch {best + 1} the validation loss rose {rise:.0%} above its "
                                              f"minimum while the training loss kept {trend}")
+
+
+def _memorising(run: _Run, th: Thresholds, val: np.ndarray) -> Finding | None:
+    """Overfitting without a clean turn: training fell by orders of magnitude while validation barely moved."""
+    tail_val, tail_train = float(np.mean(run.val[-3:])), float(np.mean(run.train[-3:]))
+    if tail_train <= 0 or run.train[0] <= 0:
+        return None
+    gap, drop, stall = tail_val / tail_train, tail_train / float(run.train[0]), tail_val / float(run.val[0])
+    if gap < th.overfit_gap or drop > th.overfit_train_drop or stall < th.overfit_val_stall:
+        return None
+    best = int(np.argmin(val))
+    ev = {"onset_epoch": float(best + 1), "best_val_loss": float(run.val[best]), "last_val_loss": float(run.val[-1]),
+          "val_over_train": gap, "train_last_over_first": drop, "val_last_over_first": stall}
+    return _finding("overfitting", ev, best, f"the training loss fell to {drop:.1%} of its start while the "
+                                             f"validation loss stayed at {stall:.0%} of its start: validation is "
+                                             f"{gap:.0f}x training (a generalisation gap from epoch {best + 1})")
 
 
 def _slow(run: _Run, th: Thresholds) -> Finding | None:
