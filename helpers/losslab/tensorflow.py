@@ -18,12 +18,14 @@ from .core.data import check_xy, make_regression, split_indices
 from .core.history import TrainingHistory
 from .core.loop import EpochResult, _record_train, run_epochs, sweep
 from .core.lr_range import RangeTestResult, run_range_test
-from . import plot_loss_curves, plot_lr_comparison, identify_training_issues  # noqa: F401  (re-exported)
+from . import (identify_training_issues, plot_histories, plot_loss_curves,  # noqa: F401  (re-exported)
+               plot_lr_comparison, plot_training_dashboard)
 
 __all__ = [
     "SimpleNet", "generate_synthetic_data", "create_data_loaders", "train_with_loss_tracking",
     "plot_loss_curves", "compare_learning_rates", "identify_training_issues", "lr_range_test",
-    "make_optimizer", "global_grad_norm", "set_seed", "lr_explorer", "LossHistory", "TrainingHistory",
+    "make_optimizer", "global_grad_norm", "set_seed", "lr_explorer", "plot_training_dashboard", "plot_histories",
+    "plot_lr_comparison", "LossHistory", "TrainingHistory",
 ]
 
 
