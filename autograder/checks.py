@@ -48,6 +48,22 @@ def compare_with_release(submitted: NotebookNode, released: NotebookNode) -> tup
     return missing, edited
 
 
+def drop_unknown_ids(submitted: NotebookNode, released: NotebookNode) -> list[str]:
+    """Turn cells whose grade_id the release does not know (renamed by the student) into plain cells.
+
+    nbgrader drops the unknown id but keeps the cell's grade flags and then fails the whole submission; as
+    plain cells they are harmless, and the release's cell of the old id is restored as a missing cell.
+    """
+    known = {cell.metadata.nbgrader.get("grade_id") for cell in released.cells if "nbgrader" in cell.metadata}
+    dropped = []
+    for cell in submitted.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if "nbgrader" in cell.metadata and grade_id not in known:
+            dropped.append(str(grade_id))
+            del cell.metadata["nbgrader"]
+    return dropped
+
+
 def cell_label(cell: NotebookNode, index: int) -> str:
     """How a report names a cell: its grade id, or its position."""
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"

@@ -38,14 +38,17 @@ def failing_line(traceback: list[str]) -> int | None:
 
 class HideHiddenTestErrors(NbGraderPreprocessor):
     """Replaces errors of cells with hidden tests: a hidden line's error says only its exception type, a visible
-    line's error keeps its message but loses the traceback, whose context lines could show hidden code."""
+    line's error keeps its message but loses the traceback, whose context lines could show hidden code.
+    Everything else such a cell printed is dropped: student code called by a hidden test can read the running
+    cell's source from IPython's history and print it."""
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, index: int
                         ) -> tuple[NotebookNode, ResourcesDict]:
         hidden = hidden_lines(cell.source) if cell.cell_type == "code" else set()
         if not hidden:
             return cell, resources
-        for output in cell.get("outputs", []):
+        cell.outputs = [output for output in cell.get("outputs", []) if output.output_type == "error"]
+        for output in cell.outputs:
             if output.output_type != "error":
                 continue
             line = failing_line(output.traceback)

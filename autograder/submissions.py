@@ -15,13 +15,18 @@ DEFAULT_NAMED_REGEXP = r"^(?P<student_id>[^_/]+)_(?P<file_id>.+\.ipynb)$"
 
 
 def _files(folder: Path) -> dict[str, bytes]:
+    """A submission's files; symlinks are skipped, or a link in a folder students write to would copy any
+    file the grader (root) can read into the submission."""
+    if folder.is_symlink():
+        return {}
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not SKIP_PARTS & set(p.relative_to(folder).parts)}
+            if p.is_file() and not p.is_symlink() and not SKIP_PARTS & set(p.relative_to(folder).parts)}
 
 
 def from_folder(root: Path, assignments: list[str]) -> list[Submission]:
     """One Submission per student folder and assignment; a student without an assignment folder gets an empty one."""
-    students = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    students = sorted(p.name for p in root.iterdir()
+                      if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_")))
     return [Submission(student, aid, _files(root / student / aid) if (root / student / aid).is_dir() else {})
             for student in students for aid in assignments]
 

@@ -10,7 +10,7 @@ from typing import Any
 import nbformat
 
 from . import isolation
-from .checks import Unreadable, cell_tracker, compare_with_release, error_cells, read_notebook
+from .checks import Unreadable, cell_tracker, compare_with_release, drop_unknown_ids, error_cells, read_notebook
 from .config import autograde_config, feedback_config
 from .course import run_converter, unpack
 from .feedback import plain_page, with_banner
@@ -91,7 +91,10 @@ def _grade_in(root: Path, sub: Submission, limits: Any) -> Outcome:
             submitted = read_notebook(files[name])
         except Unreadable as exc:
             return _failed(root, sub, "unreadable", f"{name}: {exc}")
-        missing, edited = compare_with_release(submitted, nbformat.read(root / "release" / sub.assignment / name, 4))
+        released = nbformat.read(root / "release" / sub.assignment / name, 4)
+        missing, edited = compare_with_release(submitted, released)
+        if drop_unknown_ids(submitted, released):
+            nbformat.write(submitted, root / "submitted" / sub.student / sub.assignment / name)
         if missing:
             facts.setdefault("cells_missing", []).append(f"graded cells deleted or renamed, restored: {', '.join(missing)}")
         if edited:

@@ -45,6 +45,16 @@ def test_a_visible_failure_keeps_its_message_but_not_the_context_lines():
     assert "f(2) should be 4" in text and "secret" not in text and "f(3)" not in text
 
 
+def test_what_a_hidden_test_cell_printed_is_dropped():
+    # student code called by a hidden test can print the running cell's source (IPython keeps it in In[])
+    leak = new_output("stream", name="stdout", text=SOURCE)
+    cell = new_code_cell(SOURCE, outputs=[leak, _error(3, "secret 9")])
+    cell, _ = HideHiddenTestErrors().preprocess_cell(cell, {}, 0)
+    assert [o.output_type for o in cell.outputs] == ["error"]
+    visible = new_code_cell("print('hi')", outputs=[new_output("stream", name="stdout", text="hi")])
+    assert HideHiddenTestErrors().preprocess_cell(visible, {}, 0)[0].outputs[0].text == "hi"
+
+
 def test_banner_goes_first_in_the_body():
     page = with_banner(b"<html><body class='x'><p>nb</p></body></html>", "tampered", "edited <test>").decode()
     assert page.index("Status: tampered") < page.index("<p>nb</p>") and "&lt;test&gt;" in page

@@ -229,13 +229,8 @@ IN_PROCESS_LIMIT = pytest.mark.xfail(strict=True, reason=(
     "the notebook) changes what the test cells import; only tests run outside the kernel would withstand it"))
 
 
-UNKNOWN_GRADE_ID = pytest.mark.xfail(strict=True, reason=(
-    "pipeline: nbgrader's OverwriteCells drops the unknown grade_id but keeps the cell's grade/locked flags, and the "
-    "autograde fails; the worker should strip nbgrader metadata from cells whose grade_id is not in the release"))
-
-
 def _marks(student: str) -> list[pytest.MarkDecorator]:
-    known = {"monkeypatch_losslab": [IN_PROCESS_LIMIT], "renamed_id": [UNKNOWN_GRADE_ID]}
+    known = {"monkeypatch_losslab": [IN_PROCESS_LIMIT]}
     return known.get(student, [needs_sandbox] * (student in NEEDS_SANDBOX))
 
 
