@@ -133,10 +133,10 @@ class Graded:
             assert all(line in sources for lines in hidden.values() for line in lines)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def graded(request, tmp_path_factory) -> Graded:
-    """Every sample submission of the module's assignment, graded in one pipeline call."""
-    aid = request.module.AID
+    """Every sample submission of the test class's assignment (its AID), graded in one pipeline call."""
+    aid = request.cls.AID
     submissions = tmp_path_factory.mktemp(f"{aid}-submitted")
     for student in expected_class(aid):
         shutil.copytree(SAMPLE_CLASS / student / aid, submissions / student / aid)
