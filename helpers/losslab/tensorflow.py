@@ -171,6 +171,7 @@ class LossHistory(keras.callbacks.Callback):
         super().__init__()
         self.history = TrainingHistory(meta={"framework": "tensorflow", "source": "keras.fit"})
         self._means: list[float] = []
+        self._lr = float("nan")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._means = []
