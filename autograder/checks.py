@@ -69,12 +69,6 @@ def cell_label(cell: NotebookNode, index: int) -> str:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
 
 
-def error_cells(nb: NotebookNode, ename: str) -> list[str]:
-    """Cells of an executed notebook whose output holds an error of this name."""
-    return [cell_label(cell, i) for i, cell in enumerate(nb.cells)
-            if any(out.get("output_type") == "error" and out.get("ename") == ename for out in cell.get("outputs", []))]
-
-
 def cell_tracker() -> tuple[Callable[..., None], dict[str, str]]:
     """An nbclient on_cell_start hook and the record it fills, to say where a kernel died (nbgrader loses the
     notebook then). A closure, not an object: traitlets deep-copies config values, and functions survive that."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import zipfile
@@ -11,14 +12,29 @@ from .course import SOURCE
 from .submissions import DEFAULT_NAMED_REGEXP
 
 
+def _limits(overrides: list[str]):
+    """The sandbox's default Limits with NAME=VALUE overrides from the command line (e.g. cell_timeout=300)."""
+    from .sandbox import Limits
+
+    limits = Limits()
+    fields = {f.name for f in dataclasses.fields(limits)}
+    changes = {}
+    for item in overrides:
+        name, _, value = item.partition("=")
+        if name not in fields or not value:
+            raise SystemExit(f"--limit {item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(fields))}")
+        changes[name] = type(getattr(limits, name))(value)
+    return dataclasses.replace(limits, **changes)
+
+
 def _grade(args: argparse.Namespace) -> int:
-    from . import isolation
     from .pipeline import DEFAULT_OUT, SAMPLE_CLASS, grade
     from .report import table
+    from .sandbox import isolation_report
 
     out = Path(args.out or DEFAULT_OUT)
-    limits = isolation.with_overrides(args.limit)
-    print(isolation.report(limits), file=sys.stderr)
+    limits = _limits(args.limit)
+    print(isolation_report(limits), file=sys.stderr)
     submissions = Path(args.submissions or SAMPLE_CLASS)
     if not (submissions.is_dir() or (submissions.is_file() and zipfile.is_zipfile(submissions))):
         print(f"error: {submissions} is neither a folder nor a zip file", file=sys.stderr)

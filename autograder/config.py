@@ -6,9 +6,6 @@ from typing import Any, Callable
 
 from traitlets.config import Config
 
-#: Per-cell time limit (s) when the limits object does not state one: nbgrader's 30 s is too short for training.
-DEFAULT_CELL_TIMEOUT = 120
-
 #: Every stderr stream is dropped before scoring: a test fails by raising, never by a library warning.
 STDERR_PATTERN = r"(?s).*"
 
@@ -22,12 +19,9 @@ def course_config(root: Path) -> Config:
     return c
 
 
-def autograde_config(root: Path, cell_timeout: int, on_cell_start: Callable[..., Any] | None = None) -> Config:
-    """Autograde settings: bounded cells, warnings free, deleted test cells restored."""
+def autograde_config(root: Path, on_cell_start: Callable[..., Any] | None = None) -> Config:
+    """Autograde settings: warnings free, deleted test cells restored (time limits come from `sandbox.apply`)."""
     c = course_config(root)
-    c.Execute.timeout = int(cell_timeout)
-    c.Execute.interrupt_on_timeout = True
-    c.Execute.raise_on_iopub_timeout = False
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = STDERR_PATTERN
     c.OverwriteCells.add_missing_cells = True

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import isolation
+from . import sandbox
 from .course import REPO, SOURCE, build_course, ensure_alembic_on_path, pack, source_assignments
 from .feedback import plain_page
 from .merge import merge
@@ -35,7 +35,7 @@ def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT,
     source, out = Path(source), Path(out)
     assignments = assignments or source_assignments(source)
     todo = collect(Path(submissions), assignments, named_regexp)
-    limits = limits if limits is not None else isolation.default_limits()
+    limits = limits if limits is not None else sandbox.Limits()
     with tempfile.TemporaryDirectory(prefix="autograder-course-") as tmp:
         course = Path(tmp)
         build_course(course, assignments, source)

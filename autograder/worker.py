@@ -9,8 +9,8 @@ from typing import Any
 
 import nbformat
 
-from . import isolation
-from .checks import Unreadable, cell_tracker, compare_with_release, drop_unknown_ids, error_cells, read_notebook
+from . import sandbox
+from .checks import Unreadable, cell_tracker, compare_with_release, drop_unknown_ids, read_notebook
 from .config import autograde_config, feedback_config
 from .course import run_converter, unpack
 from .feedback import plain_page, with_banner
@@ -105,17 +105,17 @@ def _grade_in(root: Path, sub: Submission, limits: Any) -> Outcome:
     from nbgrader.converters import Autograde
 
     hook, last_cell = cell_tracker()
-    config = autograde_config(root, isolation.cell_timeout(limits), on_cell_start=hook)
-    isolation.apply(config, limits, root)
+    config = autograde_config(root, on_cell_start=hook)
+    sandbox.apply(config, limits, root)
     run = run_converter(Autograde, config, assignment_id=sub.assignment, student_id=sub.student, force=True)
-    observed = isolation.findings(root)
+    observed = sandbox.findings(root)
     if not run["success"]:
-        found = sorted(observed or [], key=lambda f: SEVERITY.index(f[0])) or [_diagnose_failure(run, last_cell.get("label"))]
+        found = sorted(observed, key=lambda f: SEVERITY.index(f[0])) or [_diagnose_failure(run, last_cell.get("label"))]
         reasons = [reason for _, reason in found] + [text for texts in facts.values() for text in texts]
         return _failed(root, sub, found[0][0], "; ".join(reasons))
 
     autograded_dir = root / "autograded" / sub.student / sub.assignment
-    for status, reason in observed if observed is not None else _notebook_findings(autograded_dir, present):
+    for status, reason in observed:
         facts.setdefault(status, []).append(reason)
 
     status = next((s for s in SEVERITY if s in facts), "graded")
@@ -129,19 +129,6 @@ def _grade_in(root: Path, sub: Submission, limits: Any) -> Outcome:
         result.reason += f"; {manual:g} points await manual grading"
     return Outcome(result, autograded=_read_dir(autograded_dir, ".ipynb"),
                    feedback=_feedback(root, sub, result), comments=_comments(root, sub))
-
-
-def _notebook_findings(folder: Path, notebooks: list[str]) -> list[tuple[str, str]]:
-    """Timeouts and memory errors read from the executed notebooks, when no sandbox recorded them."""
-    found = []
-    for name in notebooks:
-        executed = nbformat.read(folder / name, 4)
-        timed_out, out_of_memory = error_cells(executed, "CellTimeoutError"), error_cells(executed, "MemoryError")
-        if timed_out:
-            found.append(("timed_out", f"{name}: cell time limit hit in {', '.join(timed_out)}"))
-        if out_of_memory:
-            found.append(("out_of_memory", f"{name}: MemoryError in {', '.join(out_of_memory)}"))
-    return found
 
 
 def _diagnose_failure(run: dict[str, Any], cell: str | None) -> tuple[str, str]:
