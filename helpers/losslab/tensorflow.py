@@ -16,7 +16,7 @@ import keras
 
 from .core.data import check_xy, make_regression, split_indices
 from .core.history import TrainingHistory
-from .core.loop import EpochResult, _record_train, run_epochs, sweep
+from .core.loop import EpochResult, record_epoch, run_epochs, sweep
 from .core.lr_range import RangeTestResult, run_range_test
 from . import (identify_training_issues, plot_histories, plot_loss_curves,  # noqa: F401  (re-exported)
                plot_lr_comparison, plot_training_dashboard)
@@ -153,11 +153,12 @@ def train_with_loss_tracking(model: keras.Model, train_loader, val_loader, crite
         return EpochResult(tf.stack(losses).numpy(), np.asarray(sizes),
                            tf.stack(norms).numpy() if track_grad_norm else None)
 
-    meta = {"framework": "tensorflow", "optimizer": type(optimizer).__name__,
+    meta = {"optimizer": type(optimizer).__name__,
             "criterion": type(criterion).__name__, "clip_grad_norm": clip_grad_norm}
     return run_epochs(train_epoch, (lambda: float(validate_graph(val_loader))) if val_loader is not None else None,
                       num_epochs, get_lr=lambda: _current_lr(optimizer),
-                      layer_names=[v.path for v in variables], live_plot=live_plot, progress=progress, meta=meta)
+                      layer_names=[v.path for v in variables], live_plot=live_plot, progress=progress, meta=meta,
+                      framework="tensorflow")
 
 
 class LossHistory(keras.callbacks.Callback):
@@ -169,7 +170,7 @@ class LossHistory(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self.history = TrainingHistory(meta={"framework": "tensorflow", "source": "keras.fit"})
+        self.history = TrainingHistory(meta={"source": "keras.fit"}, framework="tensorflow")
         self._means: list[float] = []
         self._lr = float("nan")
 
@@ -185,7 +186,7 @@ class LossHistory(keras.callbacks.Callback):
         means = np.asarray(self._means, dtype=float)
         steps = np.arange(1, len(means) + 1)
         per_batch = means * steps - np.concatenate([[0.0], (means * steps)[:-1]])
-        _record_train(self.history, EpochResult(per_batch, np.ones_like(per_batch)), ())
+        record_epoch(self.history, EpochResult(per_batch, np.ones_like(per_batch)), ())
         if self.history.stopped_early or not np.isfinite(logs.get("loss", 0.0)):
             self.model.stop_training = True
         if len(means):

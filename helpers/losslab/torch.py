@@ -145,11 +145,11 @@ def train_with_loss_tracking(model: nn.Module, train_loader, val_loader, criteri
         else:
             scheduler.step()
 
-    meta = {"framework": "torch", "optimizer": type(optimizer).__name__, "criterion": type(criterion).__name__,
+    meta = {"optimizer": type(optimizer).__name__, "criterion": type(criterion).__name__,
             "clip_grad_norm": clip_grad_norm}
     return run_epochs(train_epoch, validate if val_loader is not None else None, num_epochs,
                       get_lr=lambda: optimizer.param_groups[0]["lr"], layer_names=names, end_epoch=end_epoch,
-                      live_plot=live_plot, progress=progress, meta=meta)
+                      live_plot=live_plot, progress=progress, meta=meta, framework="torch")
 
 
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:

@@ -1,33 +1,44 @@
 """The record of one training run, shared by both framework flavors.
 
-A `TrainingHistory` holds plain Python floats only, so it can be plotted, diagnosed, saved and compared
-without importing torch or tensorflow. Access it like Keras' ``History.history`` (``h["train_loss"]``)
-or by attribute (``h.train_loss``). Every reader in losslab also accepts a plain dict of lists with the
-keys ``train_loss`` and ``val_loss``; `as_history` is the one place that turns such input into a record.
+A `TrainingHistory` holds plain numbers only (lists of Python floats), so it can be plotted, diagnosed, saved
+and compared without importing torch or tensorflow. Access it like Keras'
+``History.history`` (``h["train_loss"]``) or by attribute (``h.train_loss``). Every value given, to the
+constructor or by assignment, is checked and converted, so a record is never half-valid. Every reader in
+losslab also accepts a plain dict of lists with the keys ``train_loss`` and ``val_loss``; `as_history` is the
+one place that turns such input into a record.
 """
 from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .signals import StopReason, best_epoch as _best_epoch
+
 #: Per-epoch series: one value per completed epoch (``val_loss`` may be empty when there is no validation set).
 EPOCH_KEYS = ("train_loss", "val_loss", "grad_norm", "lr", "epoch_time")
 #: Per-iteration series: one value per optimizer step (``iter_grad_norm`` only when gradient norms are tracked).
 ITER_KEYS = ("iter_loss", "iter_grad_norm")
+#: The frameworks a record can come from (``None``: unknown, e.g. a dict typed in by hand).
+FRAMEWORKS = ("torch", "tensorflow")
+_STOP_COLUMNS = ("stop_kind", "stop_iteration", "stop_value", "stop_reason")
 
 
-@dataclass
+@dataclass(eq=False)
 class TrainingHistory:
     """Per-epoch and per-iteration measurements of a training run.
 
     ``grad_norm`` is the mean total (global L2) gradient norm over the epoch's steps, before clipping;
     ``layer_grad_norm`` maps a parameter name to its per-epoch mean gradient norm. ``stop_reason`` is set
-    when a run ended early, e.g. on a non-finite loss (such runs are recorded, never raised).
+    when a run ended early, e.g. on a non-finite loss (such runs are recorded, never raised): a
+    `~losslab.core.signals.StopReason`, a ``str`` that also carries ``kind``, ``epoch``, ``iteration`` and
+    ``value`` (a plain text given here becomes one). ``framework`` is "torch", "tensorflow" or None, so
+    advice can use that framework's words. Records compare equal when every field does (NaN equals NaN).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -38,8 +49,25 @@ class TrainingHistory:
     iter_loss: list[float] = field(default_factory=list)
     iter_grad_norm: list[float] = field(default_factory=list)
     layer_grad_norm: dict[str, list[float]] = field(default_factory=dict)
-    stop_reason: str | None = None
+    stop_reason: StopReason | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    framework: str | None = None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        """Check and convert every field as it is set (constructor and assignment alike)."""
+        if key in EPOCH_KEYS:
+            value = _floats(value, key).tolist()
+        elif key in ITER_KEYS:
+            value = _floats(value, key).tolist()
+        elif key == "layer_grad_norm":
+            value = _layers(value)
+        elif key == "stop_reason":
+            value = StopReason.from_value(value)
+        elif key == "framework" and value is not None and value not in FRAMEWORKS:
+            raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)} or None, got {value!r}")
+        elif key == "meta":
+            value = dict(value or {})
+        object.__setattr__(self, key, value)
 
     # -- mapping access, as Keras' History.history -------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -69,9 +97,8 @@ class TrainingHistory:
     @property
     def best_epoch(self) -> int | None:
         """0-based epoch of the lowest finite validation loss (training loss when there is no validation)."""
-        series = self.val_loss if any(map(_finite, self.val_loss)) else self.train_loss
-        finite = [(v, i) for i, v in enumerate(series) if _finite(v)]
-        return min(finite)[1] if finite else None
+        best = _best_epoch(self.train_loss, self.val_loss)
+        return best.index if best is not None else None
 
     @property
     def iters_per_epoch(self) -> float | None:
@@ -82,29 +109,30 @@ class TrainingHistory:
 
     # -- persistence --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {k: _copy(getattr(self, k)) for k in self.keys()}
+        """Plain data (lists, dicts, numbers, text), as JSON holds it; the stop reason as its fields."""
+        out = {k: _copy(getattr(self, k)) for k in self.keys()}
+        out["stop_reason"] = self.stop_reason.to_dict() if self.stop_reason is not None else None
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainingHistory":
-        """Build a record from a mapping; unknown keys go to ``meta`` so nothing given is lost."""
+        """Build a record from a mapping; unknown keys go to ``meta`` so nothing given is lost.
+
+        Files written before ``framework`` was a field kept it in ``meta``; it is moved back.
+        """
         known = {f.name for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in known:
-                kwargs[key] = value
-            else:
-                extra[key] = value
-        hist = cls(**{k: v for k, v in kwargs.items() if k not in ("meta",)})
-        hist.meta = {**dict(kwargs.get("meta") or {}), **extra}
-        for key in EPOCH_KEYS + ITER_KEYS:
-            setattr(hist, key, _floats(getattr(hist, key), key))
-        hist.layer_grad_norm = {str(k): _floats(v, f"layer_grad_norm[{k}]")
-                                for k, v in dict(hist.layer_grad_norm or {}).items()}
-        return hist
+        kwargs = {k: v for k, v in data.items() if k in known and k != "meta"}
+        meta = {**dict(data.get("meta") or {}), **{k: v for k, v in data.items() if k not in known}}
+        if kwargs.get("framework") is None and meta.get("framework") in FRAMEWORKS:
+            kwargs["framework"] = meta.pop("framework")
+        return cls(**kwargs, meta=meta)
 
     def save(self, path: str | Path) -> Path:
-        """Write the record as JSON (everything) or CSV (per-epoch table), chosen by the file suffix."""
+        """Write the record as JSON (everything) or CSV (per-epoch table), chosen by the file suffix.
+
+        The CSV has one row per epoch; a stop reason fills the ``stop_*`` columns of the row of the epoch it
+        stopped in, and ``framework`` is a column when known (both are left out when absent).
+        """
         path = Path(path)
         if path.suffix == ".json":
             path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=True))
@@ -112,17 +140,28 @@ class TrainingHistory:
             with path.open("w", newline="") as fh:
                 writer = csv.writer(fh)
                 cols = list(EPOCH_KEYS) + [f"layer_grad_norm:{k}" for k in self.layer_grad_norm]
-                writer.writerow(["epoch", *cols])
+                extra = (["framework"] if self.framework else []) + (list(_STOP_COLUMNS) if self.stop_reason else [])
+                writer.writerow(["epoch", *cols, *extra])
                 series = [getattr(self, k) for k in EPOCH_KEYS] + list(self.layer_grad_norm.values())
+                stop_row = self.epochs - 1 if self.stop_reason is None or self.stop_reason.epoch is None \
+                    else min(self.stop_reason.epoch, self.epochs) - 1
                 for i in range(self.epochs):
-                    writer.writerow([i, *(_cell(s, i) for s in series)])
+                    row = [i, *(_cell(s, i) for s in series)] + ([self.framework] if self.framework else [])
+                    if self.stop_reason:
+                        stop = self.stop_reason
+                        row += ([stop.kind, _text(stop.iteration), _text(stop.value), stop.text] if i == stop_row
+                                else ["", "", "", ""])
+                    writer.writerow(row)
         else:
             raise ValueError(f"cannot save a history as {path.suffix!r}: use a .json or .csv file name")
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainingHistory":
-        """Read a record written by `save` (JSON restores everything; CSV the per-epoch columns)."""
+        """Read a record written by `save` (JSON restores everything; CSV the per-epoch columns).
+
+        Files from older versions, with a plain-text stop reason, load too.
+        """
         path = Path(path)
         if path.suffix == ".json":
             return cls.from_dict(json.loads(path.read_text()))
@@ -131,15 +170,27 @@ class TrainingHistory:
                 rows = list(csv.DictReader(fh))
             data: dict[str, Any] = {k: [] for k in EPOCH_KEYS}
             layers: dict[str, list[float]] = {}
-            for row in rows:
+            for epoch, row in enumerate(rows, start=1):
                 for key, value in row.items():
                     if key in EPOCH_KEYS and value != "":
                         data[key].append(float(value))
                     elif key.startswith("layer_grad_norm:") and value != "":
                         layers.setdefault(key.split(":", 1)[1], []).append(float(value))
+                if row.get("framework"):
+                    data["framework"] = row["framework"]
+                if row.get("stop_reason") or row.get("stop_kind"):
+                    data["stop_reason"] = {"text": row.get("stop_reason", ""), "kind": row.get("stop_kind") or
+                                           "other", "epoch": epoch, "iteration": _number(row.get("stop_iteration"),
+                                                                                         int),
+                                           "value": _number(row.get("stop_value"), float)}
             data["layer_grad_norm"] = layers
             return cls.from_dict(data)
         raise ValueError(f"cannot load a history from {path.suffix!r}: use a .json or .csv file")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TrainingHistory):
+            return NotImplemented
+        return all(_same(getattr(self, k), getattr(other, k)) for k in self.keys())
 
     def __repr__(self) -> str:
         last = f"{self.train_loss[-1]:.4g}" if self.train_loss else "-"
@@ -172,25 +223,48 @@ def as_history(history: "TrainingHistory | Mapping[str, Any]") -> TrainingHistor
     return hist
 
 
-def _finite(v: float) -> bool:
-    return isinstance(v, float) and math.isfinite(v)
+def _floats(values: Any, name: str) -> np.ndarray:
+    """A flat float64 array of numbers, or a TypeError naming the first value that is not one.
 
-
-def _floats(values: Any, name: str) -> list[float]:
+    Text is refused even when it reads as a number ("1.0"): a loss given as text is a bug upstream.
+    """
     if values is None:
-        return []
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        return np.empty(0)
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise TypeError(f"history[{name!r}] must be a list of numbers, got {type(values).__name__}")
-    out = []
-    for i, v in enumerate(values):
-        try:
-            out.append(float(v))
-        except (TypeError, ValueError):
-            raise TypeError(f"history[{name!r}][{i}] is {v!r}, which is not a number") from None
-    return out
+    try:
+        array = values if isinstance(values, np.ndarray) else np.array(
+            values if isinstance(values, (list, tuple)) else list(values))
+    except ValueError:  # ragged nesting
+        raise TypeError(f"history[{name!r}] must be a flat list of numbers") from None
+    if array.dtype.kind in "biuf" and array.ndim <= 1:
+        return array.astype(np.float64, copy=False).reshape(-1)
+    if array.ndim > 1:
+        raise TypeError(f"history[{name!r}] must be a flat list of numbers, got shape {array.shape}")
+    for i, v in enumerate(array.tolist()):
+        if isinstance(v, (str, bytes)) or not _is_number(v):
+            raise TypeError(f"history[{name!r}][{i}] is {v!r}, which is not a number")
+    return array.astype(np.float64)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _layers(value: Any) -> dict[str, list[float]]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"history['layer_grad_norm'] must map layer names to lists of numbers, "
+                        f"got {type(value).__name__}")
+    return {str(k): _floats(v, f"layer_grad_norm[{k}]").tolist() for k, v in value.items()}
 
 
 def _copy(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     if isinstance(value, list):
         return list(value)
     if isinstance(value, dict):
@@ -198,5 +272,25 @@ def _copy(value: Any) -> Any:
     return value
 
 
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, np.ndarray)) and isinstance(b, (list, np.ndarray)):
+        try:
+            return len(a) == len(b) and bool(np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                                                           equal_nan=True))
+        except (TypeError, ValueError):
+            return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
 def _cell(series: list[float], i: int) -> str:
     return repr(series[i]) if i < len(series) else ""
+
+
+def _text(value: float | int | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _number(text: str | None, kind: type) -> Any:
+    return kind(float(text)) if text else None

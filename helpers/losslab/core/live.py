@@ -8,7 +8,6 @@ IPython is only imported when a kernel is already running.
 from __future__ import annotations
 
 import html
-import math
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,6 +15,7 @@ from typing import Any, TextIO, TypeVar
 
 from .history import TrainingHistory, as_history
 from .plotting import figure_png, kernel_shell, plot_loss_curves
+from .signals import best_epoch, find_divergence
 
 T = TypeVar("T")
 
@@ -79,19 +79,21 @@ class LivePlot:
 
 
 def status_line(history: TrainingHistory | Mapping[str, Any], title: str | None = None) -> str:
-    """One line summing up a record: epoch, last losses, best validation so far (the terminal view)."""
+    """One line summing up a record: epoch, last losses, best so far, divergence or stop (the terminal view)."""
     h = as_history(history)
     parts = [title] if title else []
     parts.append(f"epoch {h.epochs:>3}")
     parts.append(f"train {h.train_loss[-1]:.4g}")
     if len(h.val_loss):
         parts.append(f"val {h.val_loss[-1]:.4g}")
-    best = h.best_epoch
+    best = best_epoch(h.train_loss, h.val_loss)
     if best is not None:
-        series = h.val_loss if any(math.isfinite(v) for v in h.val_loss) else h.train_loss  # as best_epoch
-        parts.append(f"best {series[best]:.4g} @ epoch {best + 1}")
+        parts.append(f"best {best.value:.4g} @ epoch {best.index + 1}")
+    diverged = find_divergence(h.train_loss, h.val_loss, h.iter_loss)
     if h.stop_reason:
         parts.append(f"stopped: {h.stop_reason}")
+    elif diverged is not None:
+        parts.append(f"diverged ({diverged.label}) at epoch {diverged.epoch}")
     return "  ".join(parts)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .history import TrainingHistory, as_history
+from .signals import STOP_NONFINITE_TRAIN, STOP_NONFINITE_VAL, StopReason, first_nonfinite
 
 
 @dataclass
@@ -34,11 +35,12 @@ class EpochResult:
 def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[], float] | None,
                num_epochs: int, *, get_lr: Callable[[], float], layer_names: Sequence[str] = (),
                end_epoch: Callable[[int, float | None], None] | None = None, live_plot: bool = False,
-               progress: bool = False, meta: dict[str, Any] | None = None) -> TrainingHistory:
+               progress: bool = False, meta: dict[str, Any] | None = None,
+               framework: str | None = None) -> TrainingHistory:
     """Train for ``num_epochs`` and record everything; a non-finite loss ends the run and is recorded."""
     if int(num_epochs) < 1:
         raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
-    history = TrainingHistory(meta=dict(meta or {}))
+    history = TrainingHistory(meta=dict(meta or {}), framework=framework)
     live = _live_plot(live_plot)
     epochs: Iterable[int] = range(int(num_epochs))
     if progress:
@@ -49,7 +51,7 @@ def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[],
             lr = float(get_lr())
             start = time.perf_counter()
             result = train_epoch(epoch)
-            _record_train(history, result, layer_names)
+            record_epoch(history, result, layer_names)
             history.lr.append(lr)
             if history.stopped_early:
                 if validate:
@@ -60,8 +62,9 @@ def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[],
             if val is not None:
                 history.val_loss.append(val)
             history.epoch_time.append(time.perf_counter() - start)
-            if val is not None and not math.isfinite(val):
-                history.stop_reason = f"non-finite validation loss ({val}) in epoch {epoch + 1}"
+            if val is not None and first_nonfinite([val]) is not None:
+                history.stop_reason = StopReason(f"non-finite validation loss ({val}) in epoch {epoch + 1}",
+                                                 STOP_NONFINITE_VAL, epoch=epoch + 1, value=val)
                 break
             if end_epoch:
                 end_epoch(epoch, val)
@@ -74,16 +77,24 @@ def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[],
     return history
 
 
-def _record_train(history: TrainingHistory, result: EpochResult, layer_names: Sequence[str]) -> None:
+def record_epoch(history: TrainingHistory, result: EpochResult, layer_names: Sequence[str] = ()) -> None:
+    """Append one training epoch's measurements to ``history`` (every flavor and the Keras callback use this).
+
+    The epoch's loss is the per-sample mean over its steps. A non-finite (or overflowed) step loss keeps the
+    steps up to and including it, and sets a structured ``stop_reason``: the run is to end here.
+    """
     losses = np.asarray(result.losses, dtype=np.float64).reshape(-1)
     sizes = np.asarray(result.batch_sizes, dtype=np.float64).reshape(-1)
-    bad = np.flatnonzero(~np.isfinite(losses))
-    if bad.size:  # keep the steps up to and including the first non-finite one
-        cut = int(bad[0]) + 1
+    bad = first_nonfinite(losses)
+    if bad is not None:  # keep the steps up to and including the first non-finite one
+        cut = bad + 1
         history.iter_loss.extend(losses[:cut].tolist())
-        history.train_loss.append(float(losses[bad[0]]))
-        history.stop_reason = (f"non-finite training loss ({losses[bad[0]]}) in epoch {history.epochs}, "
-                               f"step {int(bad[0]) + 1} of the epoch")
+        value = float(losses[bad])
+        history.train_loss.append(value)
+        epoch = history.epochs
+        history.stop_reason = StopReason(
+            f"non-finite training loss ({value}) in epoch {epoch}, step {cut} of the epoch", STOP_NONFINITE_TRAIN,
+            epoch=epoch, iteration=len(history.iter_loss), value=value)
         losses, sizes = losses[:cut], sizes[:cut]
         norms = None if result.layer_norms is None else np.asarray(result.layer_norms)[:cut]
     else:

@@ -8,10 +8,10 @@ Conventions shared by every figure here:
 - Log scale, with ``log_scale="auto"``: used when every drawn finite value is positive and the largest
   is more than ``10**LOG_DECADES`` (100) times the smallest; a loss that spans two decades is unreadable
   on a linear axis, and a loss that can be 0 or negative cannot go on a log axis.
-- A series that ends in NaN/Inf (a diverged run) is drawn up to its last finite point, marked with an
-  ``x`` there and labelled "diverged (NaN) at epoch k": the axis keeps the range of the finite values.
-  Values beyond ``HUGE`` (1e200) count as overflowed too: matplotlib cannot place log ticks near float64's
-  limit, and no loss that large is still training.
+- A series with a NaN/Inf (a diverged run) is drawn up to its last finite point before it, marked with an
+  ``x`` there; the run is labelled "diverged (NaN) at epoch k": the axis keeps the range of the finite values.
+  Values beyond ``signals.HUGE`` (1e200) count as overflowed too. Whether and where a run diverged is
+  `signals.find_divergence`, the definition the diagnosis and the live status line use as well.
 - Figures are built without pyplot when ``show=False`` (nothing piles up in pyplot's registry);
   ``show=True`` shows them the way the running environment can (inline, GUI window, or a PNG in a kernel
   whose backend cannot show) and never emits matplotlib's "cannot show" warning.
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .history import EPOCH_KEYS, ITER_KEYS, TrainingHistory, as_history
+from .signals import best_epoch, find_divergence, first_nonfinite
 from .smoothing import ema_smooth, minmax_envelope, minmax_indices
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ LOG_DECADES = 2.0
 #: (about one bin per pixel column of a slide-wide figure).
 MAX_ITER_POINTS = 2000
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR, BAD_COLOR = "C0", "C1", "0.35", "C3"
-#: Finite values beyond this count as overflowed (drawn like Inf).
-HUGE = 1e200
 #: In `plot_histories`, a run whose series ends this many times above its start "blew up".
 BLOWUP = 100.0
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
@@ -155,7 +154,7 @@ def plot_histories(histories: Mapping[str, HistoryLike], key: str = "val_loss", 
         if not len(values):
             ax.plot([], [], color=color, label=f"{name} (no {key})")
             continue
-        k = _diverged_at(values)
+        k = first_nonfinite(values)
         unit = "iteration" if key in ITER_KEYS else "epoch"
         label = name if k is None else f"{name} (diverged at {unit} {k + 1})"
         if key in ITER_KEYS:
@@ -225,24 +224,23 @@ def _draw_iterations(ax: Axes, values: list[float], iters_per_epoch: float, smoo
 
 def _mark_last_finite(ax: Axes, values: list[float], x: np.ndarray, y: np.ndarray) -> None:
     """An ``x`` where a diverged series was last finite."""
-    if y.size and _diverged_at(values) is not None:
+    if y.size and first_nonfinite(values) is not None:
         ax.plot([x[-1]], [y[-1]], "x", color=BAD_COLOR, ms=10, mew=2.5, zorder=5)
 
 
 def _mark_best_and_overfitting(ax: Axes, h: TrainingHistory) -> None:
     """Vertical line at the best epoch; shade from the overfitting onset (per `diagnosis`) to the end.
 
-    A diverged run gets neither: its "best epoch" is only the last one before the blow-up.
+    A run that went NaN/Inf gets neither: its "best epoch" is only the last one before the blow-up.
     """
-    if _divergence(h) is not None:
+    diverged = _divergence(h)
+    best = best_epoch(h.train_loss, h.val_loss)
+    if best is None or (diverged is not None and diverged.nonfinite):
         return
-    best = h.best_epoch
-    series, name = (h.val_loss, "val") if np.isfinite(h.val_loss).any() else (h.train_loss, "train")
-    if best is None or not abs(series[best]) <= HUGE:
-        return
-    ax.axvline(best + 1, color=BEST_COLOR, ls="--", lw=1.2,
-               label=f"best epoch {best + 1} ({name} {series[best]:.3g})")
-    ax.plot([best + 1], [series[best]], "*", color=BEST_COLOR, ms=12, zorder=5)
+    name = "val" if best.key == "val_loss" else "train"
+    ax.axvline(best.index + 1, color=BEST_COLOR, ls="--", lw=1.2,
+               label=f"best epoch {best.index + 1} ({name} {best.value:.3g})")
+    ax.plot([best.index + 1], [best.value], "*", color=BEST_COLOR, ms=12, zorder=5)
     onset = _overfitting_onset(h)
     if onset is not None and onset + 1 < h.epochs:
         ax.axvspan(onset + 1, h.epochs, color=BAD_COLOR, alpha=0.07, lw=0,
@@ -250,25 +248,19 @@ def _mark_best_and_overfitting(ax: Axes, h: TrainingHistory) -> None:
 
 
 def _mark_stop(ax: Axes, h: TrainingHistory) -> None:
-    """A red line and label at the epoch where the run first hit NaN/Inf, or the recorded stop reason."""
+    """A red line and label at the epoch where the run diverged, or the recorded stop reason."""
     diverged = _divergence(h)
     if diverged is not None:
-        epoch, kind = diverged
-        ax.axvline(epoch, color=BAD_COLOR, ls=":", lw=1.5, label=f"diverged ({kind}) at epoch {epoch}")
+        ax.axvline(diverged.epoch, color=BAD_COLOR, ls=":", lw=1.5,
+                   label=f"diverged ({diverged.label}) at epoch {diverged.epoch}")
     elif h.stop_reason:
         ax.text(0.99, 0.97, f"stopped: {h.stop_reason}", transform=ax.transAxes, ha="right", va="top",
                 color=BAD_COLOR, fontsize=9)
 
 
-def _divergence(h: TrainingHistory) -> tuple[int, str] | None:
-    """(1-based epoch, "NaN" / "Inf" / "overflow") of the earliest blow-up in the loss series, or None."""
-    found = []
-    for values, per_iteration in ((h.train_loss, False), (h.val_loss, False), (h.iter_loss, True)):
-        k = _diverged_at(values)
-        if k is not None:
-            epoch = int(np.ceil((k + 1) * h.epochs / len(values))) if per_iteration else k + 1
-            found.append((epoch, _kind(values[k])))
-    return min(found) if found else None
+def _divergence(h: TrainingHistory):
+    """`signals.find_divergence` of the record's loss series (the diagnosis' definition, default thresholds)."""
+    return find_divergence(h.train_loss, h.val_loss, h.iter_loss)
 
 
 def _overfitting_onset(h: TrainingHistory) -> int | None:
@@ -312,24 +304,6 @@ def use_log_scale(series: list[np.ndarray]) -> bool:
 
 
 # -- series helpers -----------------------------------------------------------------------------------
-def _drawable(y: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.abs(y) <= HUGE  # False for NaN and +-Inf too
-
-
-def _all_drawable(y: np.ndarray) -> bool:
-    """Two reductions instead of a mask: the common case of a long, healthy record stays cheap."""
-    return bool(y.size == 0 or (-HUGE <= y.min() and y.max() <= HUGE))  # NaN makes both False
-
-
-def _diverged_at(values: list[float]) -> int | None:
-    """Index of the first of the non-finite (or overflowed) values that end a series, else None."""
-    if not len(values) or abs(values[-1]) <= HUGE:
-        return None
-    ok = np.flatnonzero(_drawable(np.asarray(values, dtype=float)))
-    return int(ok[-1]) + 1 if ok.size else 0
-
-
 def _blew_up(y: np.ndarray) -> bool:
     finite = y[np.isfinite(y)]
     return bool(finite.size and finite[-1] > BLOWUP * abs(finite[0]))
@@ -347,18 +321,13 @@ def _set_ylim(ax: Axes, values: np.ndarray, log: bool) -> None:
     ax.set_ylim((10**lo, 10**hi) if log else (lo, hi))
 
 
-def _kind(value: float) -> str:
-    return "NaN" if np.isnan(value) else "Inf" if np.isinf(value) else "overflow"
-
-
 def _cut(values: list[float]) -> np.ndarray:
-    """The series up to its last finite point; NaN/Inf gaps before that are drawn as gaps."""
+    """The series up to (not including) its first NaN/Inf/overflowed value."""
     # fromiter: a 10^7-float list converts ~20 % faster than with asarray (no dtype discovery pass)
     y = (values.astype(float, copy=False) if isinstance(values, np.ndarray)
          else np.fromiter(values, dtype=float, count=len(values)))
-    k = _diverged_at(values)
-    y = y[:k] if k is not None else y
-    return y if _all_drawable(y) else np.where(_drawable(y), y, np.nan)
+    k = first_nonfinite(y)
+    return y[:k] if k is not None else y
 
 
 # -- figures and showing ------------------------------------------------------------------------------
