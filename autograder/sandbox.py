@@ -41,7 +41,11 @@ UID_BASE, UID_SLOTS = 2_000_000, 4096
 _LOCKS = Path(tempfile.gettempdir()) / "losslab-sandbox-uids"
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 _PASS_ENV = ("NBGRADER_EXECUTION", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "TF_ENABLE_ONEDNN_OPTS",
-             "TZ", "LANG", "LC_ALL")
+             "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TZ", "LANG", "LC_ALL")
+#: Inside the sandbox: the bounded tmpfs holding the kernel's working folder and /tmp (and /dev/shm its own) and
+#: where the kernel-side bridge module is found.
+_DISK, _WORK, _BRIDGE_DIR = "/tmp", "/tmp/.work", "/lsbx"
+_BRIDGE = Path(__file__).with_name("bridge.py")
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ class Limits:
     cell_timeout: int = 120       # one cell; then the kernel is interrupted and the next cell runs
     output_bytes: int = 1_000_000  # output kept per cell; the rest is dropped while it streams in
     max_processes: int = 256      # processes + threads of the kernel's uid (RLIMIT_NPROC); TF starts ~60 threads
-    file_mb: int = 256            # largest file the kernel may write (RLIMIT_FSIZE), and the size of its /tmp
+    file_mb: int = 256            # largest file the kernel may write (RLIMIT_FSIZE)
+    disk_mb: int = 512            # everything the kernel may write, together: its folder, /tmp and /dev/shm
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,26 +105,31 @@ def _has_memory_cgroup() -> bool:
     return probe is not None
 
 
-def apply(config: Config, limits: Limits | None, workdir: Path | str) -> Path:
+def apply(config: Config, limits: Limits | None, workdir: Path | str, verdict: bool = True) -> Path:
     """Make ONE submission's autograde run its kernels in the sandbox; returns the record file it will write.
 
     workdir is the submission's private course directory: the record lives there, out of the kernel's sight
-    (the kernel only sees the notebook's folder, autograded/<student>/<assignment>)."""
+    (the kernel only sees the notebook's folder, autograded/<student>/<assignment>). verdict=True runs the test
+    cells in a second kernel (`autograder.verdict`); False, all in the student's kernel, is kept for
+    benchmarks/bench_grading.py to measure what the second kernel costs."""
+    from .verdict import VerdictExecute
+
     limits = limits or Limits()
+    executor = VerdictExecute if verdict else SandboxedExecute
     record = Path(workdir) / RECORD_NAME
     record.unlink(missing_ok=True)
     from nbgrader.converters import Autograde
 
     default = Autograde.class_traits()["autograde_preprocessors"].default()
     current = config.Autograde.get("autograde_preprocessors", default)
-    config.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in current]
+    config.Autograde.autograde_preprocessors = [executor if p is Execute else p for p in current]
     config.Execute.kernel_manager_class = SandboxedKernelManager
     config.Execute.timeout = limits.cell_timeout
     config.Execute.interrupt_on_timeout = True
     config.Execute.raise_on_iopub_timeout = False
     config.SandboxedExecute.output_bytes = limits.output_bytes
     config.SandboxedExecute.record_path = str(record)
-    for name in ("cpu_seconds", "memory_mb", "wall_seconds", "max_processes", "file_mb"):
+    for name in ("cpu_seconds", "memory_mb", "wall_seconds", "max_processes", "file_mb", "disk_mb"):
         setattr(config.SandboxedKernelManager, name, getattr(limits, name))
     return record
 
@@ -137,6 +147,7 @@ class KernelRecord:
     died_in: str | None = None      # the cell running when it died
     wall_exceeded: bool = False
     oom_killed: bool = False        # the kernel's memory cgroup hit memory_mb and the OOM killer struck
+    disk_full: bool = False         # it filled its disk (disk_mb), seen from the grader side
     timed_out: list[str] | None = None       # cells interrupted at the cell time limit
     memory_errors: list[str] | None = None   # cells whose error says an allocation failed
     truncated: list[str] | None = None       # cells whose output was cut at output_bytes
@@ -178,6 +189,9 @@ def findings(workdir: Path | str) -> list[tuple[str, str]]:
         elif r.died:
             how = f"signal {signal.Signals(sig).name}" if sig else f"exit code {r.returncode}"
             out.append(("kernel_died", f"{r.notebook}: kernel died ({how}){where}; later cells not run"))
+        if r.disk_full:
+            out.append(("disk_full", f"{r.notebook}: the submission filled its disk space (its folder and /tmp "
+                                     f"together){where}"))
         if r.timed_out:
             out.append(("timed_out", f"{r.notebook}: cell time limit hit in {', '.join(r.timed_out)}"))
         if r.memory_errors:
@@ -234,7 +248,11 @@ class SandboxedExecute(Execute):
         except CellTimeoutError:  # output still streaming in past the deadline (raise_on_iopub_timeout)
             self._record.timed_out.append(_label(cell, index))
             cell.outputs.append(_error("CellTimeoutError", "cell output still arriving at the time limit"))
+        if self._km_ref is not None:
+            self._km_ref.disk_used()
         for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and "No space left on device" in str(out.get("evalue", "")):
+                self._record.disk_full = True
             if out.get("output_type") == "error" and _is_memory_error(out):
                 self._record.memory_errors.append(_label(cell, index))
                 break
@@ -273,6 +291,7 @@ class SandboxedExecute(Execute):
             self._record.isolation, self._record.returncode = km.isolation, km.returncode
             self._record.wall_exceeded, self._record.oom_killed = km.wall_exceeded, km.oom_killed
             self._record.died = self._record.died or km.died
+            self._record.disk_full = self._record.disk_full or km.disk_full
         if self.record_path:
             with open(self.record_path, "a") as fh:
                 fh.write(json.dumps(asdict(self._record)) + "\n")
@@ -295,6 +314,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     wall_seconds = Integer(Limits.wall_seconds).tag(config=True)
     max_processes = Integer(Limits.max_processes).tag(config=True)
     file_mb = Integer(Limits.file_mb).tag(config=True)
+    disk_mb = Integer(Limits.disk_mb).tag(config=True)
     extra_ro_paths = List(Unicode(), help="More read-only paths the kernel may see (e.g. a data folder).").tag(
         config=True)
 
@@ -314,6 +334,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._blank = self._runtime.with_name(self._runtime.name + ".blank")  # shown in place of the notebook
         self._blank.touch(0o444)
         self._cwd: Path | None = None
+        self.peer: SandboxedKernelManager | None = None  # the student kernel, for a verdict kernel
+        self.disk_peak = 0  # bytes the kernel had written, at most, when last looked at (see disk_used)
         self.transport = "ipc"
         self.ip = str(self._runtime / "k")
         self.connection_file = str(self._runtime / "kernel.json")
@@ -334,8 +356,6 @@ class SandboxedKernelManager(AsyncKernelManager):
         if cwd == Path("/") or (cwd / "gradebook.db").exists():
             raise RuntimeError(f"refusing to expose {cwd} to student code: run the notebook from its own folder")
         self._cwd = cwd
-        if self._uid >= 0:
-            _chown_tree(cwd, self._uid)
         kw["env"] = self._env(cwd, kw.get("env") or os.environ)
         kw["stdout"] = subprocess.DEVNULL  # the kernel's banner; what students print goes over ZMQ
         cmd = self._wrap(kernel_cmd, cwd)
@@ -356,7 +376,45 @@ class SandboxedKernelManager(AsyncKernelManager):
                    MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2", MPLCONFIGDIR="/tmp/mpl", IPYTHONDIR="/tmp/ipython",
                    PYTHONDONTWRITEBYTECODE="1")
         env.setdefault("LANG", "C.UTF-8")
+        if self.isolation in ("full", "userns"):
+            env["PYTHONPATH"] = _BRIDGE_DIR
+        if self.peer is not None:
+            from .bridge import PEER_ENV
+
+            info = self.peer.get_connection_info()
+            env[PEER_ENV] = json.dumps({**info, "key": info["key"].decode()})
         return env
+
+    def open_to_peer(self) -> None:
+        """Let a verdict kernel (another uid) connect to this kernel's sockets; what it sends back is data."""
+        if self._uid >= 0:
+            os.chmod(self._runtime, 0o711)
+            for sock in self._runtime.iterdir():
+                if stat.S_ISSOCK(sock.lstat().st_mode):
+                    os.chmod(sock, 0o666)
+
+    def disk_used(self) -> int:
+        """Bytes in the kernel's tmpfs now (read through a live kernel process), and remember the peak."""
+        if self._uid < 0:
+            return 0
+        for pid in _uid_pids(self._uid):
+            try:
+                st = os.statvfs(f"/proc/{pid}/root{_DISK}")
+            except OSError:
+                continue
+            self.disk_peak = max(self.disk_peak, (st.f_blocks - st.f_bfree) * st.f_frsize)
+            break
+        return self.disk_peak
+
+    @property
+    def disk_full(self) -> bool:
+        """The kernel filled (all but 1 % of) its disk: what it wrote, not the grader, decides the grade then."""
+        return self.disk_peak >= self._disk_sizes()[0] * 0.99
+
+    def _disk_sizes(self) -> tuple[int, int]:
+        """(bytes of the folder + /tmp tmpfs, bytes of /dev/shm): disk_mb together, shared memory a small part."""
+        shm = min(64, self.disk_mb // 8) << 20
+        return (self.disk_mb << 20) - shm, shm
 
     def _rlimits(self) -> list[str]:
         nproc = self.max_processes
@@ -382,15 +440,27 @@ class SandboxedKernelManager(AsyncKernelManager):
             args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         for path in _SYSTEM:
             args += ["--ro-bind-try", path, path]
-        tmpfs = ["--perms", "1777", "--size", str(self.file_mb << 20), "--tmpfs"]  # bounded: tmpfs is host memory
-        args += ["--proc", "/proc", "--dev", "/dev", *tmpfs, "/dev/shm", *tmpfs, "/tmp"]
+        # One bounded tmpfs (host memory, charged to the kernel's memory cgroup) holds everything it can write:
+        # /tmp, /dev/shm and its working folder; it vanishes with the sandbox. The submission's folder on the
+        # host is never mounted: its files are shown read-only, the notebook masked (its restored test cells
+        # hold the hidden tests).
+        disk, shm = self._disk_sizes()
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(disk),
+                 "--tmpfs", _DISK, "--perms", "1777", "--dir", _WORK, "--perms", "1777", "--size", str(shm),
+                 "--tmpfs", "/dev/shm"]
         for path in _readonly_paths(self.extra_ro_paths):
             args += [*_parents(path), "--ro-bind", path, path]
-        for path in (cwd, self._runtime):
-            args += [*_parents(str(path)), "--bind", str(path), str(path)]
-        for notebook in sorted(cwd.glob("*.ipynb")):  # its restored test cells hold the hidden tests
-            args += ["--ro-bind", str(self._blank), str(notebook)]
-        return [*args, "--chdir", str(cwd), "--", *cmd]
+        args += ["--perms", "0755", "--dir", _BRIDGE_DIR, "--ro-bind", str(_BRIDGE), f"{_BRIDGE_DIR}/lsbx_bridge.py"]
+        args += [*_parents(str(self._runtime)), "--bind", str(self._runtime), str(self._runtime)]
+        if self.peer is not None:  # the student kernel's sockets, to connect to (read-only: sockets still connect)
+            peer = str(self.peer._runtime)
+            args += [*_parents(peer), "--ro-bind", peer, peer]
+        args += [*_parents(str(cwd)), "--symlink", _WORK, str(cwd)]
+        for entry in sorted(cwd.iterdir()):
+            shown = self._blank if entry.suffix == ".ipynb" else entry
+            if entry.is_file() or entry.is_dir():
+                args += ["--ro-bind", str(shown), f"{_WORK}/{entry.name}"]
+        return [*args, "--chdir", _WORK, "--", *cmd]
 
     def _kill_for_wall(self) -> None:
         if self._popen is not None and self._popen.poll() is None:
@@ -427,11 +497,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             _kill_uid(self._uid)
             if self._cgroup is not None:
                 self.oom_killed = _release_cgroup(self._cgroup)
-            if self._cwd is not None:
-                _chown_tree(self._cwd, os.getuid(), scrub=True)
             os.close(self._uid_lock)  # type: ignore[arg-type]
             self._uid = -1
-        elif self._cwd is not None:
+        if self._cwd is not None and self.isolation in ("rlimits", "none"):  # it wrote to the real folder
             _scrub_links(self._cwd)
         shutil.rmtree(self._runtime, ignore_errors=True)
         self._blank.unlink(missing_ok=True)
@@ -504,16 +572,6 @@ def _take_uid() -> tuple[int, int]:
             continue
         return UID_BASE + slot, fd
     raise RuntimeError("no free sandbox uid")
-
-
-def _chown_tree(root: Path, uid: int, scrub: bool = False) -> None:
-    """Give the notebook folder to the kernel's uid (and back), never following a link."""
-    if scrub:
-        _scrub_links(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames]:
-            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
-    os.chown(root, uid, uid)
 
 
 def _scrub_links(root: Path) -> None:

@@ -6,13 +6,35 @@ Framework-free: tensors from torch or TensorFlow are converted by duck typing, n
 """
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 __all__ = ["to_numpy", "check_close", "check_true", "check_type", "check_label", "is_finite_number",
-           "torch_regression_case", "torch_training_run", "keras_twin", "keras_gradients"]
+           "torch_regression_case", "torch_training_run", "keras_twin", "keras_gradients", "with_student_code",
+           "torch_value_and_grad", "torch_optimizer_trace", "torch_grad_mode_probe", "keras_fit_with_callback"]
+
+
+def with_student_code(helper: Callable[..., Any]) -> Callable[..., Any]:
+    """A helper whose scenario runs where the student's code is, returning data only.
+
+    In a student's notebook it simply runs. In the autograder, test cells run in a separate verdict kernel where
+    the student's functions and classes are stand-ins (objects with ``__lsbx_call__``); given one, the helper
+    runs in the student's kernel with the real ones and only its result, as data, comes back to be compared.
+    Use it for what cannot cross as data: autograd through a student's function, a student's class instantiated
+    and stepped, a student's Keras callback inside ``fit``.
+    """
+    @functools.wraps(helper)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            remote = getattr(type(value), "__lsbx_call__", None)
+            if remote is not None:
+                return remote(value, run, args, kwargs)
+        return helper(*args, **kwargs)
+
+    return run
 
 
 def to_numpy(value: Any) -> np.ndarray:
@@ -131,3 +153,67 @@ def keras_gradients(model, loss, x, y):
     before = [v.numpy().astype(np.float64) for v in twin.trainable_variables]
     value = float(twin.train_on_batch(x, y))
     return value, [b - v.numpy().astype(np.float64) for b, v in zip(before, twin.trainable_variables)]
+
+
+@with_student_code
+def torch_value_and_grad(fn, *inputs):
+    """(fn(*inputs), gradients of it with respect to every input that requires grad): a loss and its gradient,
+    computed where fn lives, so that its autograd graph never has to cross between kernels."""
+    import torch
+
+    out = fn(*inputs)
+    wrt = [x for x in inputs if isinstance(x, torch.Tensor) and x.requires_grad]
+    if not (isinstance(out, torch.Tensor) and out.requires_grad and wrt):
+        return out, None
+    return out, list(torch.autograd.grad(out, wrt))
+
+
+@with_student_code
+def torch_optimizer_trace(optimizer_cls, options: dict, model_fn, *, steps: int, seed: int, batch: int = 16):
+    """Train a float64 copy of ``model_fn()`` with ``optimizer_cls(model.parameters(), **options)`` on seeded
+    batches (MSE to sin of the row sums); the parameters after every step, as {name: array} per step."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = model_fn().double()
+    optimizer = optimizer_cls(model.parameters(), **options)
+    gen = torch.Generator().manual_seed(seed)
+    trace = []
+    for _ in range(steps):
+        x = torch.randn(batch, model[0].in_features, generator=gen, dtype=torch.float64)
+        y = x.sum(dim=1, keepdim=True).sin()
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        trace.append({name: p.detach().numpy().copy() for name, p in model.named_parameters()})
+    return trace
+
+
+def torch_grad_mode_probe(model):
+    """model wrapped in a module whose buffer ``calls`` counts its forward passes: [all, with autograd on].
+
+    The count lives in a buffer, so it comes back with the model's state after a call into student code."""
+    import torch
+
+    class GradModeProbe(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+            self.register_buffer("calls", torch.zeros(2, dtype=torch.float64))
+
+        def forward(self, *args, **kwargs):
+            self.calls[0] += 1
+            self.calls[1] += float(torch.is_grad_enabled())
+            return self.inner(*args, **kwargs)
+
+    return GradModeProbe(model)
+
+
+@with_student_code
+def keras_fit_with_callback(callback_cls, build_model, x, y, **fit_kwargs):
+    """Fit ``build_model()`` (compiled) on x, y with ``callback_cls()`` appended to the callbacks (None: none);
+    (the callback's ``history``, fit's own History.history)."""
+    callback = callback_cls() if callback_cls is not None else None
+    callbacks = list(fit_kwargs.pop("callbacks", [])) + ([callback] if callback is not None else [])
+    fit = build_model().fit(x, y, callbacks=callbacks, verbose=0, **fit_kwargs)
+    return (callback.history if callback is not None else None), {k: list(v) for k, v in fit.history.items()}

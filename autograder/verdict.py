@@ -1,0 +1,94 @@
+"""Test cells run in a verdict kernel where no student code ever ran.
+
+In one interpreter, code that runs before the tests can rewrite them: an IPython input transformer turns every
+later cell into `pass`, a patched `losslab.grading.check_close` passes everything. So the student's cells run in
+the sandboxed student kernel as before, and nbgrader's test cells (visible and hidden) run in a second sandboxed
+kernel that holds losslab and the comparisons. The student names a test cell reads are bound there by
+`bridge.install_verdict`: calling one runs the call in the student kernel and brings back data only. nbgrader
+stays the engine: this is its Execute step, with each cell sent to the kernel it belongs to.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from nbclient.util import run_sync
+from nbformat import NotebookNode
+
+from .sandbox import SandboxedExecute, SandboxedKernelManager
+
+#: Runs at the verdict kernel's start-up, before any cell: connect to the student kernel, bind names per cell.
+_STARTUP = "import lsbx_bridge; lsbx_bridge.install_verdict()"
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    """An autograded test cell (nbgrader: graded, not a solution): it runs in the verdict kernel."""
+    from nbgrader import utils
+
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+
+
+class VerdictExecute(SandboxedExecute):
+    """SandboxedExecute with a second kernel for the test cells."""
+
+    @contextmanager
+    def setup_kernel(self, **kwargs: Any) -> Iterator[None]:
+        with super().setup_kernel(**kwargs):
+            self._verdict: tuple[Any, Any] | None = None
+            self._verdict_cwd = Path(tempfile.mkdtemp(prefix="lsbx-verdict-"))
+            try:
+                run_sync(self._async_start_verdict)()
+                yield
+            finally:
+                run_sync(self._async_stop_verdict)()
+                shutil.rmtree(self._verdict_cwd, ignore_errors=True)
+
+    async def _async_start_verdict(self) -> None:
+        student = self.km
+        km = SandboxedKernelManager(kernel_name=student.kernel_name, config=self.config)
+        km.peer = student
+        student.open_to_peer()
+        extra = [*self.extra_arguments, f"--IPKernelApp.exec_lines={_STARTUP}"]
+        await km.start_kernel(extra_arguments=extra, cwd=str(self._verdict_cwd))
+        self._verdict = (km, None)  # stopped in _async_stop_verdict even when the client never starts
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=self.startup_timeout)
+        kc.allow_stdin = False
+        self._verdict = (km, kc)
+
+    async def _async_stop_verdict(self) -> None:
+        if self._verdict is None:
+            return
+        km, kc = self._verdict
+        self._verdict = None
+        if kc is not None:
+            kc.stop_channels()
+        try:
+            if await km.is_alive():
+                await km.shutdown_kernel(now=True)
+        finally:
+            await km.cleanup_resources()
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
+        if self._verdict is None or self._verdict[1] is None or not is_test_cell(cell) or self._record.died:
+            return super().preprocess_cell(cell, resources, index)
+        student = self.km, self.kc
+        self.km, self.kc = self._verdict
+        self._student_km = student[0]
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        finally:
+            self.km, self.kc = student
+            self._student_km = None
+
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
+        """A test cell past its time is usually waiting on student code: interrupt that too."""
+        student = getattr(self, "_student_km", None)
+        if student is not None:
+            await student.interrupt_kernel()
+        return await super()._async_handle_timeout(timeout, cell)
