@@ -1,6 +1,7 @@
 """The training record: access, persistence, and the input every reader accepts."""
 import math
 
+import numpy as np
 import pytest
 
 from losslab import TrainingHistory, as_history
@@ -31,7 +32,8 @@ def test_save_load_round_trip(tmp_path, suffix):
     assert back.val_loss[:2] == h.val_loss[:2] and math.isnan(back.val_loss[2])
     assert back.layer_grad_norm == h.layer_grad_norm
     if suffix == ".json":
-        assert back.iter_loss == h.iter_loss
+        np.testing.assert_array_equal(back.iter_loss, h.iter_loss)
+        assert back == h  # every field, NaN equal to NaN
 
 
 def test_save_rejects_unknown_format(tmp_path):

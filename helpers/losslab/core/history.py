@@ -1,7 +1,8 @@
 """The record of one training run, shared by both framework flavors.
 
-A `TrainingHistory` holds plain numbers only (lists of Python floats), so it can be plotted, diagnosed, saved
-and compared without importing torch or tensorflow. Access it like Keras'
+A `TrainingHistory` holds plain numbers only (per-epoch series as lists of Python floats, per-iteration
+series as float64 numpy arrays, which a 10^7-step record needs to stay cheap to plot), so it can be plotted,
+diagnosed, saved and compared without importing torch or tensorflow. Access it like Keras'
 ``History.history`` (``h["train_loss"]``) or by attribute (``h.train_loss``). Every value given, to the
 constructor or by assignment, is checked and converted, so a record is never half-valid. Every reader in
 losslab also accepts a plain dict of lists with the keys ``train_loss`` and ``val_loss``; `as_history` is the
@@ -46,8 +47,8 @@ class TrainingHistory:
     grad_norm: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     epoch_time: list[float] = field(default_factory=list)
-    iter_loss: list[float] = field(default_factory=list)
-    iter_grad_norm: list[float] = field(default_factory=list)
+    iter_loss: np.ndarray = field(default_factory=lambda: np.empty(0))
+    iter_grad_norm: np.ndarray = field(default_factory=lambda: np.empty(0))
     layer_grad_norm: dict[str, list[float]] = field(default_factory=dict)
     stop_reason: StopReason | None = None
     meta: dict[str, Any] = field(default_factory=dict)
@@ -58,7 +59,8 @@ class TrainingHistory:
         if key in EPOCH_KEYS:
             value = _floats(value, key).tolist()
         elif key in ITER_KEYS:
-            value = _floats(value, key).tolist()
+            value = _floats(value, key)
+            self.__dict__.setdefault("_buffers", {}).pop(key, None)
         elif key == "layer_grad_norm":
             value = _layers(value)
         elif key == "stop_reason":
@@ -68,6 +70,26 @@ class TrainingHistory:
         elif key == "meta":
             value = dict(value or {})
         object.__setattr__(self, key, value)
+
+    def extend_iterations(self, key: str, values: Any) -> None:
+        """Append per-iteration values to ``iter_loss`` or ``iter_grad_norm`` in amortised O(len(values)).
+
+        The series is a view of a buffer that doubles when full, so a long run does not copy its whole
+        record once per epoch.
+        """
+        if key not in ITER_KEYS:
+            raise KeyError(f"{key!r} is not a per-iteration series; use one of {', '.join(ITER_KEYS)}")
+        new = _floats(values, key)
+        current: np.ndarray = getattr(self, key)
+        buffers = self.__dict__.setdefault("_buffers", {})
+        buffer = buffers.get(key)
+        n, m = current.size, new.size
+        if buffer is None or current.base is not buffer or n + m > buffer.size:
+            buffer = np.empty(max(2 * (n + m), 1024))
+            buffer[:n] = current
+            buffers[key] = buffer
+        buffer[n:n + m] = new
+        object.__setattr__(self, key, buffer[:n + m])
 
     # -- mapping access, as Keras' History.history -------------------------------------------------
     def __getitem__(self, key: str) -> Any:

@@ -88,7 +88,7 @@ def record_epoch(history: TrainingHistory, result: EpochResult, layer_names: Seq
     bad = first_nonfinite(losses)
     if bad is not None:  # keep the steps up to and including the first non-finite one
         cut = bad + 1
-        history.iter_loss.extend(losses[:cut].tolist())
+        history.extend_iterations("iter_loss", losses[:cut])
         value = float(losses[bad])
         history.train_loss.append(value)
         epoch = history.epochs
@@ -98,13 +98,13 @@ def record_epoch(history: TrainingHistory, result: EpochResult, layer_names: Seq
         losses, sizes = losses[:cut], sizes[:cut]
         norms = None if result.layer_norms is None else np.asarray(result.layer_norms)[:cut]
     else:
-        history.iter_loss.extend(losses.tolist())
+        history.extend_iterations("iter_loss", losses)
         history.train_loss.append(float(np.sum(losses * sizes) / max(np.sum(sizes), 1.0)))
         norms = None if result.layer_norms is None else np.asarray(result.layer_norms)
     if norms is not None and norms.size:
         norms = norms.astype(np.float64).reshape(len(losses), -1)
         totals = np.sqrt(np.sum(norms ** 2, axis=1))
-        history.iter_grad_norm.extend(totals.tolist())
+        history.extend_iterations("iter_grad_norm", totals)
         history.grad_norm.append(float(np.mean(totals)))
         names = list(layer_names) or [f"param{j}" for j in range(norms.shape[1])]
         for j, name in enumerate(names):
