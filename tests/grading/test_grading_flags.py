@@ -1,0 +1,234 @@
+"""Flags for a person: each way into the shell or the interpreter, and each call of a reference implementation, is
+flagged with its cell, construct and line; honest submissions are not (static analysis only: fast, no kernel)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.flags import REFERENCE_IMPLEMENTATIONS, scan_notebook, scan_submission
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "autograder" / "sample_class"
+A1, A2, A3 = "a1_loss_curves", "a2_losses_optimizers", "a3_gradients_lr"
+
+
+def _release(aid: str) -> nbformat.NotebookNode:
+    return nbformat.read(REPO / "release" / aid / f"{aid}.ipynb", 4)
+
+
+def _with(aid: str, cell_id: str, code: str, added: bool = False) -> nbformat.NotebookNode:
+    """The blank release with code put at the top of one solution cell, or in a new cell after it."""
+    nb = _release(aid)
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == cell_id)
+    if added:
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(code))
+    else:
+        nb.cells[index].source = code + "\n" + nb.cells[index].source
+    return nb
+
+
+def _flags(aid: str, nb: nbformat.NotebookNode) -> list:
+    return scan_notebook(nb, _release(aid), aid)
+
+
+#: (name, code put in a1's first solution cell, text the flag must contain)
+ATTACKS = [
+    ("input transformer", "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])",
+     "input_transformers_cleanup"),
+    ("ast transformer", "import ast\nclass _E(ast.NodeTransformer):\n    def visit_Module(self, node):\n"
+                        "        return ast.Module([], [])\nget_ipython().ast_transformers.append(_E())", "ast_transformers"),
+    ("run_cell replaced", "_ip = get_ipython()\n_ip.run_cell = lambda *a, **k: None", "run_cell"),
+    ("shell reached through sys.modules", "import sys\nsys.modules['__main__'].get_ipython", "sys.modules"),
+    ("grading helper patched through sys.modules",
+     "import sys\nsys.modules['losslab.grading'].check_close = lambda *a, **k: None", "sys.modules"),
+    ("excepthook", "import sys\nsys.excepthook = lambda *a: None", "sys.excepthook"),
+    ("showtraceback", "get_ipython().showtraceback = lambda *a, **k: None", "showtraceback"),
+    ("losslab.grading patched", "import losslab.grading\nlosslab.grading.check_close = lambda *a, **k: None",
+     "monkeypatches losslab.grading.check_close"),
+    ("numpy comparison patched", "import numpy.testing as npt\nnpt.assert_allclose = lambda *a, **k: None",
+     "monkeypatches npt.assert_allclose"),
+    ("torch patched through an alias", "F = torch.nn.functional\nF.mse_loss = lambda a, b: 0", "monkeypatches F.mse_loss"),
+    ("setattr on a module", "import losslab\nsetattr(losslab, 'identify_training_issues', print)", "monkeypatches"),
+    ("class patched through an instance", "type(model).forward = lambda self, x: x", "through an instance"),
+    ("ctypes", "import ctypes\nctypes.string_at(0)", "ctypes"),
+    ("gc walk", "import gc\n[o for o in gc.get_objects() if callable(o)]", "gc.get_objects"),
+    ("frame walk", "import inspect\ninspect.currentframe().f_back.f_globals['x'] = 1", "inspect.currentframe"),
+    ("sys._getframe", "import sys\nsys._getframe(1).f_locals", "sys._getframe"),
+    ("builtins edited", "import builtins\nbuiltins.print = lambda *a, **k: None", "builtins"),
+    ("__builtins__ edited", "__builtins__.print = lambda *a, **k: None", "builtins"),
+    ("os._exit", "import os\nos._exit(0)", "os._exit"),
+    ("os.system", "import os\nos.system('ls')", "os.system"),
+    ("from os import system", "from os import system as run\nrun('ls')", "os.system"),
+    ("subprocess", "import subprocess\nsubprocess.run(['ls'])", "subprocess"),
+    ("shell escape", "!ls /", "shell command"),
+    ("bash cell magic", "%%bash\nls /", "%bash"),
+    ("history", "_hidden = In[-1]", "In"),
+    ("exec of a built string", "_c = 'import ' + name\nexec(_c)", "exec"),
+    ("exec of base64", "import base64\nexec(base64.b64decode('aW1wb3J0IGN0eXBlcw=='))", "ctypes"),
+    ("eval of compile", "eval(compile(source, 'x', 'exec'))", "eval"),
+    ("getattr with a built name", "getattr(get_ipython(), ''.join(['ast_', 'transformers'])).clear()", "ast_transformers"),
+    ("getattr with a computed name", "getattr(__builtins__, chr(101) + name)('1')", "builtins"),
+    ("getattr of a reversed string", "getattr(get_ipython(), 'sremrofsnart_tsa'[::-1]).clear()", "ast_transformers"),
+    ("getattr passed around", "_g = getattr\n_g(torch, 'optim')", "getattr passed as a value"),
+    ("__import__", "__import__('o' + 's').system('ls')", "__import__"),
+    ("importlib", "import importlib\nimportlib.import_module('ctypes')", "import machinery"),
+    ("importlib reload", "import importlib, losslab\nimportlib.reload(losslab)", "import machinery"),
+    ("rot13 exec", "import codecs\nexec(codecs.decode('vzcbeg bf', 'rot13'))", "decoding"),
+    ("code written to a file", "import solution_helpers_written_by_me\n", "not installed"),
+    ("fake float", "class Close(float):\n    def __eq__(self, other):\n        return True", "__eq__"),
+    ("torch function override", "class T(torch.Tensor):\n    @classmethod\n    def __torch_function__(cls, *a, **k):\n"
+                                "        return None", "__torch_function__"),
+    ("raise SystemExit", "raise SystemExit", "SystemExit"),
+    ("exit()", "exit()", "exit()"),
+    ("thread", "import threading\nthreading.Timer(5, print).start()", "threading"),
+    ("signal", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)", "signal"),
+    ("global hook", "torch.nn.modules.module.register_module_forward_hook(lambda *a: None)", "framework internals"),
+    ("vars of a module", "import losslab\nvars(losslab)['x'] = 1", "vars()"),
+    ("mock", "from unittest import mock\nmock.patch('losslab.grading.check_close').start()", "mock"),
+    ("globals", "globals()['__builtins__']", "globals()"),
+    ("memory through /proc", "open('/proc/self/mem', 'wb')", "/proc/"),
+    ("format-string attribute", "'{0.__globals__}'.format(train_one_epoch)", "__globals__"),
+    ("attrgetter", "import operator\noperator.attrgetter('__globals__')(train_one_epoch)", "attrgetter"),
+    ("function code swapped", "train_one_epoch.__code__ = evaluate.__code__", "__code__"),
+    ("time magic running an attack", "%time get_ipython().ast_transformers.clear()", "ast_transformers"),
+    ("top-level await", "import asyncio\nawait asyncio.sleep(0)", "asyncio"),
+    ("locals at the top level", "locals()[name]()", "locals()"),
+    ("os reached through torch", "torch.os.system('ls')", "os.system"),
+    ("unpickling", "import numpy\nnumpy.load('w.npy', allow_pickle=True)", "allow_pickle"),
+]
+
+
+@pytest.mark.parametrize("name,code,expected", ATTACKS, ids=[a[0] for a in ATTACKS])
+def test_each_construct_is_flagged_with_cell_line_and_quote(name, code, expected):
+    flags = _flags(A1, _with(A1, "train_one_epoch", code))
+    assert flags, f"{name}: not flagged"
+    assert any(expected in str(f) for f in flags), [str(f) for f in flags]
+    first = flags[0]
+    assert first.cell == "train_one_epoch" and first.line >= 1 and first.quote
+    assert first.quote in code or first.quote.startswith("get_ipython()"), str(first)
+
+
+@pytest.mark.parametrize("name,code,expected", ATTACKS[:8], ids=[a[0] for a in ATTACKS[:8]])
+def test_a_cell_the_student_added_is_read_too(name, code, expected):
+    flags = _flags(A1, _with(A1, "train_one_epoch", code, added=True))
+    assert any(expected in str(f) for f in flags), [str(f) for f in flags]
+    assert flags[0].cell.startswith("cell ")
+
+
+#: (assignment, solution cell, code, reference name the flag must give)
+REFERENCE_CALLS = [
+    (A1, "train_model", "from losslab.torch import train_with_loss_tracking\n"
+                        "def train_model(model, train_loader, val_loader, criterion, optimizer, num_epochs=10):\n"
+                        "    return train_with_loss_tracking(model, train_loader, val_loader, criterion, optimizer,\n"
+                        "                                    num_epochs=num_epochs)", "losslab.torch.train_with_loss_tracking"),
+    (A1, "diagnose", "def diagnose(history):\n    return identify_training_issues(history).primary",
+     "losslab.torch.identify_training_issues"),
+    (A1, "train_one_epoch", "import losslab.core.loop as L\nrun = L.run_epochs", "losslab.core.loop.run_epochs"),
+    (A1, "diagnose", "from losslab.grading import torch_training_run\n"
+                     "_runs = [torch_training_run(seed=s, n_samples=99, lr=0.1, num_epochs=5) for s in range(3)]",
+     "losslab.grading.torch_training_run"),
+    (A2, "regression_losses", "def mse_loss(pred, target):\n    return torch.nn.functional.mse_loss(pred, target)",
+     "torch.nn.functional.mse_loss"),
+    (A2, "cross_entropy", "import torch.nn.functional as F\n"
+                          "def cross_entropy_from_logits(logits, targets):\n    return F.cross_entropy(logits, targets)",
+     "torch.nn.functional.cross_entropy"),
+    (A2, "bce_with_logits", "from torch import nn\n"
+                            "def bce_with_logits(logits, targets):\n    return nn.BCEWithLogitsLoss()(logits, targets)",
+     "torch.nn.BCEWithLogitsLoss"),
+    (A2, "bce_with_logits", "def bce_with_logits(logits, targets):\n"
+                            "    return torch.binary_cross_entropy_with_logits(logits, targets)",
+     "torch.binary_cross_entropy_with_logits"),
+    (A2, "sgd_momentum", "class SGDMomentum(torch.optim.SGD):\n    pass", "torch.optim.SGD"),
+    (A2, "adam", "Adam = getattr(torch.optim, 'Adam')", "torch.optim.Adam"),
+    (A3, "global_grad_norm", "def global_grad_norm(grads):\n    return float(tf.linalg.global_norm(grads))",
+     "tensorflow.linalg.global_norm"),
+    (A3, "clip_by_global_norm", "def clip_by_global_norm(grads, max_norm):\n"
+                                "    return tf.clip_by_global_norm(grads, max_norm)", "tensorflow.clip_by_global_norm"),
+    (A3, "recording_callback", "from losslab.tensorflow import LossHistory\nRecordingCallback = LossHistory",
+     "losslab.tensorflow.LossHistory"),
+    (A3, "lr_range_test", "import losslab.tensorflow as LT\nlr_range_test = LT.lr_range_test",
+     "losslab.tensorflow.lr_range_test"),
+    (A3, "train_step", "def train_step(model, loss_fn, optimizer, x, y, max_norm=None):\n"
+                       "    optimizer.global_clipnorm = max_norm", ".global_clipnorm"),
+    (A2, "regression_losses", "from torch.nn.functional import *\n"
+                              "def l1_loss(pred, target):\n    return smooth_l1_loss(pred, target, beta=0.0)",
+     "torch.nn.functional.smooth_l1_loss"),
+]
+
+
+@pytest.mark.parametrize("aid,cell,code,name", REFERENCE_CALLS, ids=[f"{r[0][:2]}-{r[3]}" for r in REFERENCE_CALLS])
+def test_calling_the_reference_implementation_is_flagged(aid, cell, code, name):
+    flags = _flags(aid, _with(aid, cell, code))
+    assert any("reference implementation" in f.what and name in f.what and f.cell == cell for f in flags), \
+        [str(f) for f in flags]
+
+
+def test_execution_tags_and_another_kernel_are_flagged():
+    nb = _release(A1)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_train_one_epoch")
+    test.metadata["tags"] = ["skip-execution"]
+    nb.metadata["kernelspec"]["name"] = "bash"
+    whats = {f.cell: f.what for f in _flags(A1, nb)}
+    assert "skip-execution" in whats["test_train_one_epoch"] and "'bash'" in whats["notebook metadata"]
+
+
+def test_a_helper_cell_that_wraps_the_reference_is_flagged():
+    code = "from losslab.torch import train_with_loss_tracking as _loop\ndef helper(*args):\n    return _loop(*args)"
+    flags = _flags(A1, _with(A1, "train_model", code, added=True))
+    assert any("train_with_loss_tracking" in f.what for f in flags), [str(f) for f in flags]
+
+
+def test_the_reference_table_is_keyed_by_assignment():
+    source = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
+    assert set(REFERENCE_IMPLEMENTATIONS) - {"*"} <= set(source)
+
+
+def _sample_notebooks():
+    for path in sorted(SAMPLE.glob("*/*/*.ipynb")):
+        expected = json.loads((path.parents[1] / "expected.json").read_text())[path.parent.name]
+        yield pytest.param(path, id=f"{path.parents[1].name}/{path.parent.name}"), expected
+
+
+SAMPLES = list(_sample_notebooks())
+
+
+@pytest.mark.parametrize("path", [p for p, _ in SAMPLES])
+def test_sample_class_flags_only_what_really_reaches_in(path):
+    aid = path.parent.name
+    flags = scan_submission({path.name: path.read_bytes()}, REPO / "release" / aid, aid)
+    student = path.parents[1].name
+    if student == "crashes_kernel":  # reads address 0 through ctypes: a real reach into the interpreter
+        assert flags and all("ctypes" in f.what for f in flags), [str(f) for f in flags]
+    else:
+        assert flags == [], [str(f) for f in flags]
+
+
+@pytest.mark.parametrize("aid", [A1, A2, A3])
+def test_source_solutions_are_not_flagged(aid):
+    source = nbformat.read(REPO / "source" / aid / f"{aid}.ipynb", 4)
+    assert scan_notebook(source, None, aid) == []
+
+
+HONEST = [
+    "%matplotlib inline",
+    "%time history = train_model(model, train_loader, val_loader, criterion, optimizer, num_epochs=2)",
+    "from IPython.display import display, clear_output\ndisplay(model)",
+    "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nos.makedirs(os.path.join('out', 'x'), exist_ok=True)",
+    "import sys\nprint('progress', file=sys.stderr)\nsys.stdout.flush()",
+    "import inspect\ninspect.signature(train_one_epoch)",
+    "class Box:\n    def __init__(self, **kw):\n        for k, v in kw.items():\n            setattr(self, k, v)\n"
+    "    def get(self, name):\n        return getattr(self, name)",
+    "print(type(model).__name__, model.__class__.__name__, isinstance(model, type))",
+    "for p in model.parameters():\n    p.requires_grad = True\nmodel.fc = model.fc if hasattr(model, 'fc') else None",
+    "results = {}\nresults['loss'] = [0.1]\nnp = None  # shadowing a name is not a reach into the interpreter",
+    "print(identify_training_issues(history))  # a demo call of the reference outside solution cells",
+    "import time, math, copy\nt0 = time.perf_counter()\nm2 = copy.deepcopy(model)",
+]
+
+
+@pytest.mark.parametrize("code", HONEST)
+def test_honest_code_in_an_added_cell_is_not_flagged(code):
+    assert _flags(A1, _with(A1, "train_one_epoch", code, added=True)) == []
