@@ -12,6 +12,24 @@ SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", "__MACOSX"}
 
 #: zip_collect-style flat names, e.g. alice_a1_loss_curves.ipynb or alice_attempt_2026-11-25_a1_loss_curves.ipynb.
 DEFAULT_NAMED_REGEXP = r"^(?P<student_id>[^_/]+)_(?P<file_id>.+\.ipynb)$"
+#: Skipped files named in an error, at most.
+SHOWN_SKIPPED = 20
+
+
+class NoSubmissions(ValueError):
+    """Nothing in a folder or zip could be taken as a submission: the message lists what was skipped and why."""
+
+
+def named_pattern(named_regexp: str) -> re.Pattern[str]:
+    """The --named-regexp, compiled, with the student_id group it must have."""
+    try:
+        pattern = re.compile(named_regexp)
+    except re.error as exc:
+        raise ValueError(f"--named-regexp {named_regexp!r} is not a valid regular expression: {exc}") from None
+    if "student_id" not in pattern.groupindex:
+        raise ValueError(f"--named-regexp {named_regexp!r} has no (?P<student_id>...) group, so no file name can say "
+                         f"whose it is; the default is {DEFAULT_NAMED_REGEXP!r}")
+    return pattern
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -25,10 +43,43 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def from_folder(root: Path, assignments: list[str]) -> list[Submission]:
     """One Submission per student folder and assignment; a student without an assignment folder gets an empty one."""
-    students = sorted(p.name for p in root.iterdir()
-                      if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_")))
     return [Submission(student, aid, _files(root / student / aid) if (root / student / aid).is_dir() else {})
-            for student in students for aid in assignments]
+            for student in _students(root) for aid in assignments]
+
+
+def _students(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_")))
+
+
+def _skipped_in_folder(root: Path, assignments: list[str]) -> list[tuple[str, str]]:
+    """(path, why) of every file from_folder does not take, for an error that says what happened."""
+    students, skipped = set(_students(root)), []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_dir() and not path.is_symlink():
+            continue
+        if path.is_symlink() or any(p.is_symlink() for p in list(path.parents)[: len(rel.parts) - 1]):
+            skipped.append((str(rel), "a symbolic link (never followed)"))
+        elif rel.parts[0] not in students:
+            why = "a hidden or private folder" if len(rel.parts) > 1 else "not inside a <student>/ folder"
+            skipped.append((str(rel), why))
+        elif len(rel.parts) < 3 or rel.parts[1] not in assignments:
+            skipped.append((str(rel), f"not inside {rel.parts[0]}/<assignment>/ with <assignment> one of "
+                                      f"{', '.join(assignments)}"))
+        elif SKIP_PARTS & set(rel.parts):
+            skipped.append((str(rel), "editor or archiver metadata"))
+    return skipped
+
+
+def _nothing_found(path: Path, skipped: list[tuple[str, str]], flat_names: bool, named_regexp: str) -> NoSubmissions:
+    shown = [f"  {name}: {why}" for name, why in skipped[:SHOWN_SKIPPED]]
+    if len(skipped) > SHOWN_SKIPPED:
+        shown.append(f"  ... and {len(skipped) - SHOWN_SKIPPED} more")
+    what = f"{len(skipped)} file(s) skipped:" if skipped else "it holds no files at all."
+    hint = ("Expected <student>/<assignment>/*.ipynb"
+            + (f", or flat names matched by --named-regexp {named_regexp!r} (student_id and file_id groups)."
+               if flat_names else " (a zip may also hold flat zip_collect names, see --named-regexp)."))
+    return NoSubmissions("\n".join([f"no submission found in {path}: {what}", *shown, hint]))
 
 
 def _assignment_of(file_id: str, assignments: list[str]) -> str | None:
@@ -38,34 +89,50 @@ def _assignment_of(file_id: str, assignments: list[str]) -> str | None:
     return assignments[0] if len(assignments) == 1 else None
 
 
-def _layout_zip(extracted: Path, dest: Path, assignments: list[str], named_regexp: str) -> None:
-    """Lay a zip's notebooks out as dest/<student>/<aid>/<notebook>.ipynb, the way nbgrader zip_collect does."""
-    pattern = re.compile(named_regexp)
+def _layout_zip(extracted: Path, dest: Path, assignments: list[str], named_regexp: str) -> list[tuple[str, str]]:
+    """Lay a zip's notebooks out as dest/<student>/<aid>/<notebook>.ipynb, the way nbgrader zip_collect does;
+    returns (file, why) for every file it skipped."""
+    pattern, skipped = named_pattern(named_regexp), []
     for path in sorted(extracted.rglob("*")):
         rel = path.relative_to(extracted)
-        if not path.is_file() or SKIP_PARTS & set(rel.parts):
+        if not path.is_file():
+            continue
+        if SKIP_PARTS & set(rel.parts):
+            skipped.append((str(rel), "editor or archiver metadata"))
             continue
         if len(rel.parts) >= 3 and rel.parts[-2] in assignments:  # already <student>/<aid>/<file>
             student, aid, name = rel.parts[-3], rel.parts[-2], rel.name
         else:
             match = pattern.match(rel.name)
-            aid = _assignment_of(match.group("file_id"), assignments) if match else None
-            if match is None or aid is None:
+            if match is None or not match.group("student_id"):
+                skipped.append((str(rel), f"name not matched by --named-regexp {pattern.pattern!r}" if match is None
+                                else "--named-regexp matched an empty student_id"))
+                continue
+            file_id = match.groupdict().get("file_id") or rel.name
+            aid = _assignment_of(file_id, assignments)
+            if aid is None:
+                skipped.append((str(rel), f"names no assignment (one of {', '.join(assignments)})"))
                 continue
             student = match.group("student_id")
-            name = f"{aid}.ipynb" if match.group("file_id").endswith(f"{aid}.ipynb") else match.group("file_id")
+            name = f"{aid}.ipynb" if file_id.endswith(f"{aid}.ipynb") else file_id
         target = dest / student / aid / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
+    return skipped
 
 
 def collect(path: Path, assignments: list[str], named_regexp: str = DEFAULT_NAMED_REGEXP) -> list[Submission]:
-    """Every (student, assignment) pair in a submissions folder or zip."""
+    """Every (student, assignment) pair in a submissions folder or zip. Raises NoSubmissions, naming each skipped
+    file and why, when no student handed in anything: grading that would only produce a table of `missing`."""
     path = Path(path)
+    named_pattern(named_regexp)
     if not path.exists():
         raise ValueError(f"{path} does not exist")
     if path.is_dir():
-        return from_folder(path, assignments)
+        found = from_folder(path, assignments)
+        if not any(s.files for s in found):
+            raise _nothing_found(path, _skipped_in_folder(path, assignments), False, named_regexp)
+        return found
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is neither a folder nor a zip file")
     with tempfile.TemporaryDirectory(prefix="autograder-zip-") as tmp:
@@ -73,5 +140,8 @@ def collect(path: Path, assignments: list[str], named_regexp: str = DEFAULT_NAME
         with zipfile.ZipFile(path) as archive:
             archive.extractall(extracted)
         laid_out.mkdir()
-        _layout_zip(extracted, laid_out, assignments, named_regexp)
-        return from_folder(laid_out, assignments)
+        skipped = _layout_zip(extracted, laid_out, assignments, named_regexp)
+        found = from_folder(laid_out, assignments)
+        if not any(s.files for s in found):
+            raise _nothing_found(path, skipped, True, named_regexp)
+        return found
