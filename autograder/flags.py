@@ -45,6 +45,7 @@ REFERENCE_IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "torch.optim.*": "torch.optim",
         "torch.*adam*": "torch's Adam kernels",
         "torch.*sgd*": "torch's SGD kernels",
+        "losslab.*make_optimizer": "losslab's optimizer factory (torch.optim)",
     },
     "a3_gradients_lr": {
         ".global_clipnorm": "Keras' own global clipping",
@@ -61,7 +62,9 @@ REFERENCE_IMPLEMENTATIONS: dict[str, dict[str, str]] = {
 #: A resolved name under one of these (longest prefix wins) is flagged unless its next part is allowed.
 MODULES: dict[str, tuple[str, frozenset[str]]] = {
     name: (why, frozenset(allowed)) for names, why, allowed in [
-        (("ctypes", "_ctypes", "cffi", "mmap"), "ctypes (raw memory and C calls)", ()),
+        (("ctypes", "_ctypes", "cffi", "mmap", "numpy.ctypeslib"), "ctypes (raw memory and C calls)", ()),
+        (("linecache", "traceback"), "the source of other cells (hidden tests) and their frames",
+         ("print_exc", "format_exc")),
         (("gc",), "gc (walks every live object)", ("collect",)),
         (("inspect",), "inspect (frames and live objects)", ("signature", "Parameter", "isclass", "isfunction")),
         (("sys",), "sys (the interpreter's state)",
@@ -112,15 +115,17 @@ ATTRIBUTES = frozenset({
     "__dict__", "__getattribute__", "__setattr__", "__delattr__", "__import__", "__loader__", "__spec__",
     "__defaults__", "__kwdefaults__", "__self__", "__func__", "__reduce__", "__reduce_ex__", "__traceback__",
     "f_globals", "f_locals", "f_back", "f_builtins", "f_code", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
-    "co_code", "co_consts", "input_transformers_cleanup", "input_transformers_post", "input_transformer_manager",
+    "co_code", "co_consts", "__array_interface__", "__array_struct__", "input_transformers_cleanup", "input_transformers_post", "input_transformer_manager",
     "ast_transformers", "run_cell", "run_cell_async", "run_ast_nodes", "run_code", "showtraceback",
     "_showtraceback", "showsyntaxerror", "set_custom_exc", "custom_exceptions", "user_ns", "user_global_ns",
     "history_manager", "magics_manager", "register_magic_function", "transform_cell", "prefilter_manager",
     "display_pub", "displayhook", "excepthook", "system_piped", "system_raw", "getoutput", "events",
 })
 
-#: Methods a class defines to fake a value in a comparison or to run code at unexpected times.
+#: What a class defines to fake a value in a comparison, to run code at unexpected times, or to hand numpy a raw
+#: memory address.
 FAKING_METHODS = frozenset({
+    "__array_interface__", "__array_struct__", "__cuda_array_interface__",
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__float__", "__int__", "__index__",
     "__abs__", "__array__", "__array_ufunc__", "__array_function__", "__torch_function__", "__torch_dispatch__",
     "__instancecheck__", "__subclasscheck__", "__getattribute__", "__del__", "__init_subclass__", "__reduce__",
@@ -131,7 +136,8 @@ FAKING_METHODS = frozenset({
 IPYTHON_NAMES = re.compile(r"^(In|Out|_ih|_oh|_dh|_i+|_i\d+|__IPYTHON__)$")
 #: Magics that only time, capture or configure plotting; their code argument is scanned like a cell.
 SAFE_MAGICS = {"matplotlib": False, "time": True, "timeit": True, "capture": True, "pprint": False,
-               "precision": False}
+               "precision": False, "env": False, "pip": False, "conda": False, "html": False, "markdown": False,
+               "latex": False}
 #: Text that names a way in, inside a string (format strings and built names reach attributes too).
 SUSPECT_TEXT = re.compile(r"/proc/|/dev/mem|\b(?:get_ipython|sys\.modules|ctypes|losslab\.grading|"
                           + "|".join(re.escape(a) for a in sorted(ATTRIBUTES) if "_" in a) + r")\b")
@@ -408,8 +414,9 @@ class _Scanner(ast.NodeVisitor):
                 return set(found)
             if node.id == "__builtins__":
                 return {"builtins"}
-            starred = {f"{module}.{node.id}" for module in self.stars}
-            return starred | ({f"<builtin>.{node.id}"} if hasattr(builtins, node.id) else set())
+            if hasattr(builtins, node.id):
+                return {f"<builtin>.{node.id}"}
+            return {f"{module}.{node.id}" for module in self.stars}
         if isinstance(node, ast.Attribute):
             return {_canonical(f"{base}.{node.attr}") for base in self._resolve(node.value)}
         if isinstance(node, ast.Call) and self._builtin(node.func) == "getattr" and len(node.args) >= 2:
@@ -515,10 +522,16 @@ class _Scanner(ast.NodeVisitor):
         self._check_name(node, self._resolve(node) - {f"<builtin>.{node.id}"})
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if node.attr in ATTRIBUTES or (node.attr == "__class__" and not isinstance(node.ctx, ast.Load)):
-            self._flag(node, f"reaches {node.attr}")
-        if f".{node.attr}" in self.references:
-            self._flag(node, f"uses the reference implementation ({self.references['.' + node.attr]}): .{node.attr}")
+        if not isinstance(node.ctx, ast.Load):
+            self._patched(node)
+        chain: ast.AST = node
+        while isinstance(chain, ast.Attribute):  # a resolved chain is not descended into: check each of its names
+            if chain.attr in ATTRIBUTES or (chain.attr == "__class__" and not isinstance(node.ctx, ast.Load)):
+                self._flag(node, f"reaches {chain.attr}")
+            if f".{chain.attr}" in self.references:
+                self._flag(node, f"uses the reference implementation ({self.references['.' + chain.attr]}): "
+                                 f".{chain.attr}")
+            chain = chain.value
         names = self._resolve(node)
         if names and not any(n.startswith("<builtin>.") for n in names):
             builtin = self._builtin(node)
@@ -572,6 +585,9 @@ class _Scanner(ast.NodeVisitor):
             if None in parts or any(p in ATTRIBUTES for text in parts for p in str(text).split(".")):
                 self._flag(node, "operator.attrgetter/methodcaller with a computed or hidden name")
         for keyword in node.keywords:
+            if f".{keyword.arg}" in self.references:
+                self._flag(node, f"uses the reference implementation ({self.references['.' + keyword.arg]}): "
+                                 f"{keyword.arg}=")
             if (keyword.arg, getattr(keyword.value, "value", None)) in (("allow_pickle", True), ("weights_only", False)):
                 self._flag(node, f"{keyword.arg}={keyword.value.value} (unpickling runs code from data)")
         self.generic_visit(node)
@@ -584,10 +600,7 @@ class _Scanner(ast.NodeVisitor):
                 self._flag(node, f"{builtin} with a computed name")
             return
         ctx = ast.Load() if builtin in ("getattr", "hasattr") else ast.Store()
-        synthetic = ast.copy_location(ast.Attribute(value=target, attr=name, ctx=ctx), node)
-        if builtin in ("setattr", "delattr"):
-            self._patched(synthetic)
-        self.visit_Attribute(synthetic)
+        self.visit_Attribute(ast.copy_location(ast.Attribute(value=target, attr=name, ctx=ctx), node))
 
     def _magic(self, node: ast.Call) -> bool:
         """get_ipython().run_line_magic / run_cell_magic / system: `%time` reads its code, `!cmd` is a shell."""
@@ -611,32 +624,14 @@ class _Scanner(ast.NodeVisitor):
                 self._nested(node, re.sub(r"^\s*(-\w+(\s+\d+)?\s+)*", "", code or "") or None)
         return True
 
-    def visit_Assign(self, node: ast.Assign) -> None:
-        for target in node.targets:
-            self._patched(target)
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if not isinstance(node.ctx, ast.Load):
+            self._patched(node)
         self.generic_visit(node)
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        self._patched(node.target)
-        self.generic_visit(node)
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        self._patched(node.target)
-        self.generic_visit(node)
-
-    def visit_Delete(self, node: ast.Delete) -> None:
-        for target in node.targets:
-            self._patched(target)
-        self.generic_visit(node)
-
-    def _patched(self, target: ast.AST) -> None:
-        """An assignment into an imported module, a library class, or a class reached through an instance."""
-        if isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                self._patched(element)
-            return
-        if not isinstance(target, (ast.Attribute, ast.Subscript)):
-            return
+    def _patched(self, target: ast.Attribute | ast.Subscript) -> None:
+        """A store or delete (any statement: =, +=, del, for, with) into an imported module, a library class, or
+        a class reached through an instance."""
         base = target.value
         owners = {n for n in self._resolve(base) if not n.startswith("<builtin>.")} or (
             {n for n in self._resolve(base)} if isinstance(target, ast.Attribute) else set())
@@ -655,9 +650,12 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for stmt in node.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in FAKING_METHODS:
-                self._flag(stmt, f"class {node.name} defines {stmt.name} (a value that can fake a comparison "
-                                 "or run code at another time)")
+            names = [stmt.name] if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else [
+                t.id for t in (stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)])
+                if isinstance(t, ast.Name)]
+            for name in set(names) & FAKING_METHODS:
+                self._flag(stmt, f"class {node.name} defines {name} (a value that can fake a comparison, run code "
+                                 "at another time or point at raw memory)")
         self._scoped(node, node.body, [])
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:

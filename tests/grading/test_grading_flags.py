@@ -98,6 +98,14 @@ ATTACKS = [
     ("locals at the top level", "locals()[name]()", "locals()"),
     ("os reached through torch", "torch.os.system('ls')", "os.system"),
     ("unpickling", "import numpy\nnumpy.load('w.npy', allow_pickle=True)", "allow_pickle"),
+    ("other cells' source", "import linecache\n_all = dict(linecache.cache)", "linecache"),
+    ("raw memory through numpy", "class Raw:\n    __array_interface__ = {'data': (0, False), 'shape': (8,)}",
+     "__array_interface__"),
+    ("class-level fake", "class D(dict):\n    __eq__ = lambda self, other: True", "__eq__"),
+    ("warnings patched", "import warnings\nwarnings.showwarning = print", "monkeypatches warnings.showwarning"),
+    ("patched by a for target", "for torch.allclose in [print]:\n    pass", "monkeypatches torch.allclose"),
+    ("module dict updated", "torch.nn.functional.__dict__.update(mse_loss=print)", "__dict__"),
+    ("shell from a star import", "from IPython.core.getipython import *\nget_ipython().user_ns", "IPython"),
 ]
 
 
@@ -153,6 +161,13 @@ REFERENCE_CALLS = [
      "losslab.tensorflow.lr_range_test"),
     (A3, "train_step", "def train_step(model, loss_fn, optimizer, x, y, max_norm=None):\n"
                        "    optimizer.global_clipnorm = max_norm", ".global_clipnorm"),
+    (A1, "train_model", "def train_model(*args, **kwargs):\n    return _ref_train(*args, **kwargs).to_dict()",
+     "losslab.torch.train_with_loss_tracking"),
+    (A3, "train_step", "def train_step(model, loss_fn, optimizer, x, y, max_norm=None):\n"
+                       "    twin = keras.optimizers.SGD(0.1, global_clipnorm=max_norm)", "global_clipnorm="),
+    (A2, "sgd_momentum", "from losslab.torch import make_optimizer\n"
+                         "def SGDMomentum(params, lr=0.01, momentum=0.0):\n"
+                         "    return make_optimizer('SGD', params, lr, momentum)", "losslab.torch.make_optimizer"),
     (A2, "regression_losses", "from torch.nn.functional import *\n"
                               "def l1_loss(pred, target):\n    return smooth_l1_loss(pred, target, beta=0.0)",
      "torch.nn.functional.smooth_l1_loss"),
