@@ -16,7 +16,11 @@ DEFAULT_NAMED_REGEXP = r"^(?P<student_id>[^_/]+)_(?P<file_id>.+\.ipynb)$"
 SHOWN_SKIPPED = 20
 
 
-class NoSubmissions(ValueError):
+class BadSubmissions(ValueError):
+    """The submissions path or --named-regexp cannot be used: the message says why and what to do."""
+
+
+class NoSubmissions(BadSubmissions):
     """Nothing in a folder or zip could be taken as a submission: the message lists what was skipped and why."""
 
 
@@ -25,9 +29,9 @@ def named_pattern(named_regexp: str) -> re.Pattern[str]:
     try:
         pattern = re.compile(named_regexp)
     except re.error as exc:
-        raise ValueError(f"--named-regexp {named_regexp!r} is not a valid regular expression: {exc}") from None
+        raise BadSubmissions(f"--named-regexp {named_regexp!r} is not a valid regular expression: {exc}") from None
     if "student_id" not in pattern.groupindex:
-        raise ValueError(f"--named-regexp {named_regexp!r} has no (?P<student_id>...) group, so no file name can say "
+        raise BadSubmissions(f"--named-regexp {named_regexp!r} has no (?P<student_id>...) group, so no file name can say "
                          f"whose it is; the default is {DEFAULT_NAMED_REGEXP!r}")
     return pattern
 
@@ -127,14 +131,14 @@ def collect(path: Path, assignments: list[str], named_regexp: str = DEFAULT_NAME
     path = Path(path)
     named_pattern(named_regexp)
     if not path.exists():
-        raise ValueError(f"{path} does not exist")
+        raise BadSubmissions(f"{path} does not exist")
     if path.is_dir():
         found = from_folder(path, assignments)
         if not any(s.files for s in found):
             raise _nothing_found(path, _skipped_in_folder(path, assignments), False, named_regexp)
         return found
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is neither a folder nor a zip file")
+        raise BadSubmissions(f"{path} is neither a folder nor a zip file")
     with tempfile.TemporaryDirectory(prefix="autograder-zip-") as tmp:
         extracted, laid_out = Path(tmp) / "extracted", Path(tmp) / "submitted"
         with zipfile.ZipFile(path) as archive:
