@@ -196,6 +196,12 @@ def test_a_helper_cell_that_wraps_the_reference_is_flagged():
     assert any("train_with_loss_tracking" in f.what for f in flags), [str(f) for f in flags]
 
 
+def test_code_built_to_break_the_reader_is_flagged_not_fatal():
+    nb = _with(A1, "train_one_epoch", "x = " + "-" * 50_000 + "1")
+    flags = scan_submission({f"{A1}.ipynb": nbformat.writes(nb).encode()}, REPO / "release" / A1, A1)
+    assert flags and "could not read" in flags[0].what
+
+
 def test_the_reference_table_is_keyed_by_assignment():
     source = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
     assert set(REFERENCE_IMPLEMENTATIONS) - {"*"} <= set(source)
