@@ -36,6 +36,7 @@ REFERENCE_IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "losslab.core.loop*": "losslab's training loop",
         "losslab.*identify_training_issues": "losslab's diagnosis",
         "losslab.core.diagnosis*": "losslab's diagnosis",
+        "losslab.core.signals*": "losslab's diagnosis (curve signals)",
     },
     "a2_losses_optimizers": {
         "torch.*_loss": "a torch loss function",
@@ -125,7 +126,8 @@ ATTRIBUTES = frozenset({
 #: What a class defines to fake a value in a comparison, to run code at unexpected times, or to hand numpy a raw
 #: memory address.
 FAKING_METHODS = frozenset({
-    "__array_interface__", "__array_struct__", "__cuda_array_interface__",
+    "__array_interface__", "__array_struct__", "__cuda_array_interface__", "__array_finalize__", "__array_wrap__",
+    "__class__",
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__float__", "__int__", "__index__",
     "__abs__", "__array__", "__array_ufunc__", "__array_function__", "__torch_function__", "__torch_dispatch__",
     "__instancecheck__", "__subclasscheck__", "__getattribute__", "__del__", "__init_subclass__", "__reduce__",
@@ -139,7 +141,7 @@ SAFE_MAGICS = {"matplotlib": False, "time": True, "timeit": True, "capture": Tru
                "precision": False, "env": False, "pip": False, "conda": False, "html": False, "markdown": False,
                "latex": False}
 #: Text that names a way in, inside a string (format strings and built names reach attributes too).
-SUSPECT_TEXT = re.compile(r"/proc/|/dev/mem|\b(?:get_ipython|sys\.modules|ctypes|losslab\.grading|"
+SUSPECT_TEXT = re.compile(r"/proc/|/dev/mem|\.py\b|\b(?:sitecustomize|usercustomize|get_ipython|sys\.modules|ctypes|losslab\.grading|"
                           + "|".join(re.escape(a) for a in sorted(ATTRIBUTES) if "_" in a) + r")\b")
 MAX_FLAGS = 12
 

@@ -105,6 +105,9 @@ ATTACKS = [
     ("warnings patched", "import warnings\nwarnings.showwarning = print", "monkeypatches warnings.showwarning"),
     ("patched by a for target", "for torch.allclose in [print]:\n    pass", "monkeypatches torch.allclose"),
     ("module dict updated", "torch.nn.functional.__dict__.update(mse_loss=print)", "__dict__"),
+    ("module written to a file", "open('losslab_fake.py', 'w').write('x = 1')", ".py"),
+    ("class that lies about its type", "class F:\n    @property\n    def __class__(self):\n        return float",
+     "__class__"),
     ("shell from a star import", "from IPython.core.getipython import *\nget_ipython().user_ns", "IPython"),
 ]
 
