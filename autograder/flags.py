@@ -92,6 +92,7 @@ MODULES: dict[str, tuple[str, frozenset[str]]] = {
           "shelve"),
          "decoding hidden data", ()),
         (("unittest.mock", "mock"), "mock patching", ()),
+        (("autograder",), "the grader's own code", ()),
         (("weakref",), "code that runs later (finalizers)", ("ref", "WeakKeyDictionary", "WeakValueDictionary")),
         (("timeit",), "timeit (runs code given as a string)", ("default_timer",)),
         (("torch._C", "torch.library", "torch.overrides", "torch._dynamo", "torch.ops", "tensorflow.python",
@@ -442,10 +443,11 @@ class _Scanner(ast.NodeVisitor):
         self._cell, self._solution, self._lines = cell, solution, lines
         self.visit(tree)
 
-    def _flag(self, node: ast.AST, what: str) -> None:
-        if (self._cell, what) in self._seen:
+    def _flag(self, node: ast.AST, what: str, key: str | None = None) -> None:
+        """Once per cell and construct (key: one module's uses count as one construct)."""
+        if (self._cell, key or what) in self._seen:
             return
-        self._seen.add((self._cell, what))
+        self._seen.add((self._cell, key or what))
         line = self._line or getattr(node, "lineno", 1)
         quote = self._lines[line - 1].strip() if 0 < line <= len(self._lines) else ast.unparse(node)
         self.flags.append(Flag(self._cell, line, what, quote if len(quote) <= 100 else quote[:97] + "...",
@@ -480,7 +482,7 @@ class _Scanner(ast.NodeVisitor):
                 why, allowed = MODULES[module]
                 rest = name[len(module) + 1:].split(".")[0] if name != module else ""
                 if rest not in allowed and (rest or not allowed):
-                    self._flag(node, f"{why}: {name}")
+                    self._flag(node, f"{why}: {name}", key=module)
             for pattern, what in self.references.items() if references else ():
                 if fnmatchcase(name, pattern):
                     demo = not self._solution and self._depth == 0 and id(node) in self._callees

@@ -18,16 +18,13 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-# The one place the repository's address lives: Colab links, the install cell and the README table use it.
-REPO = "loss-curves/loss-curves"
-BRANCH = "main"
+from course.student_install import colab_link, colab_url, header_markdown, install_source, readme_note
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 # Tags a source cell may carry besides the framework tags; they pass through to the notebook.
 PASS_TAGS = frozenset({"hide-input", "hide-output", "raises-exception", "nbval-ignore-output", "nbval-skip"})
 README_START, README_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
-BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 SOURCE_NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.md$")
 # An import of the other framework in a twin means a cell lacks its framework tag.
 FOREIGN_IMPORT = {
@@ -80,30 +77,18 @@ def _first_line(cell: NotebookNode) -> str:
     return cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
 
 
-def colab_url(framework: str, stem: str) -> str:
-    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/course/{framework}/{stem}.ipynb"
-
-
-def install_source() -> str:
-    """First code cell: installs losslab in Colab only (Colab brings its own torch and TensorFlow)."""
-    return (
-        "# In Colab, install the course helpers; locally they come with `make venv`.\n"
-        "import sys\n\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install -q "losslab @ git+https://github.com/{REPO}@{BRANCH}"'
-    )
+def notebook_path(framework: str, stem: str) -> str:
+    """Where a twin lives in the repository (and so in a Colab link)."""
+    return f"course/{framework}/{stem}.ipynb"
 
 
 def twin(lecture: Lecture, framework: str) -> NotebookNode:
     """The notebook for one framework: header cells, then the untagged and this framework's cells."""
     other_key = "tensorflow" if framework == "pytorch" else "pytorch"
-    badge = (
-        f"[![Open In Colab]({BADGE})]({colab_url(framework, lecture.stem)})"
-        f" &nbsp; {FRAMEWORKS[framework]} version"
-        f" ([{FRAMEWORKS[other_key]} version]({colab_url(other_key, lecture.stem)}))"
-    )
+    other = colab_url(notebook_path(other_key, lecture.stem)) or f"../{other_key}/{lecture.stem}.ipynb"
+    note = f"{FRAMEWORKS[framework]} version ([{FRAMEWORKS[other_key]} version]({other}))"
     cells = [
-        new_markdown_cell(badge, id=f"l{lecture.number}-badge"),
+        new_markdown_cell(header_markdown(notebook_path(framework, lecture.stem), note), id=f"l{lecture.number}-badge"),
         new_code_cell(install_source(), id=f"l{lecture.number}-install"),
     ]
     for index, cell in enumerate(lecture.cells):
@@ -135,16 +120,12 @@ def readme_block(lectures: list[Lecture]) -> str:
         "|---|---|---|---|---|",
     ]
     for lec in lectures:
-        links = [
-            f"[![Open In Colab]({BADGE})]({colab_url(fw, lec.stem)}) [ipynb](course/{fw}/{lec.stem}.ipynb)"
-            for fw in FRAMEWORKS
-        ]
+        links = [f"{colab_link(notebook_path(fw, lec.stem))}[ipynb]({notebook_path(fw, lec.stem)})"
+                 for fw in FRAMEWORKS]
         rows.append(f"| {lec.number} | {lec.title} | {links[0]} | {links[1]} | {lec.teaches} |")
-    local = (
-        "\nIn JupyterLab: run `make venv` once, then `.venv/bin/jupyter lab course/` and open a notebook "
-        "under `course/pytorch/` or `course/tensorflow/` (kernel *Python 3*). Edit lectures in "
-        "`course/src/`, then run `make lectures`."
-    )
+    sentences = ["Every notebook's first code cell installs `losslab` where it is missing (see *Getting losslab* below).",
+                 readme_note(), "Edit lectures in `course/src/`, then run `make lectures`."]
+    local = "\n" + " ".join(filter(None, sentences))
     return "\n".join([README_START, *rows, local, README_END])
 
 

@@ -105,6 +105,7 @@ ATTACKS = [
     ("warnings patched", "import warnings\nwarnings.showwarning = print", "monkeypatches warnings.showwarning"),
     ("patched by a for target", "for torch.allclose in [print]:\n    pass", "monkeypatches torch.allclose"),
     ("module dict updated", "torch.nn.functional.__dict__.update(mse_loss=print)", "__dict__"),
+    ("the grader's own code", "import autograder.bridge as b\nb.serve = print", "grader's own code"),
     ("module written to a file", "open('losslab_fake.py', 'w').write('x = 1')", ".py"),
     ("class that lies about its type", "class F:\n    @property\n    def __class__(self):\n        return float",
      "__class__"),

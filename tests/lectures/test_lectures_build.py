@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from course import build
+from course import build, student_install
 
 ROOT = build.ROOT
 NOTEBOOKS = sorted((ROOT / "course").glob("*/[0-9][0-9]_*.ipynb"))
@@ -69,12 +69,23 @@ def test_tags_split_cells_between_twins(tmp_path: Path):
     assert torch_nb["cells"][3]["id"] == tf_nb["cells"][3]["id"]
 
 
-def test_header_has_colab_badge_and_colab_only_install(tmp_path: Path):
+def test_header_has_colab_badge_and_the_shared_install_cell(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(student_install, "REPOSITORY", "someone/course")
     nb = json.loads(build.build(make_root(tmp_path, source(code("x = 1"))))[Path("course/tensorflow/01_tiny.ipynb")])
     badge, install = ("".join(c["source"]) for c in nb["cells"][:2])
-    assert build.colab_url("tensorflow", "01_tiny") in badge and "colab-badge.svg" in badge
-    assert 'if "google.colab" in sys.modules:' in install
-    assert f"git+https://github.com/{build.REPO}" in install and "[course]" not in install
+    url = "https://colab.research.google.com/github/someone/course/blob/main/course/tensorflow/01_tiny.ipynb"
+    assert f"({url})" in badge and "colab-badge.svg" in badge and "course/pytorch/01_tiny.ipynb" in badge
+    assert install == student_install.install_source() and "git+https://github.com/someone/course@main" in install
+
+
+def test_unpublished_course_has_no_colab_link_but_says_what_to_do(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(student_install, "REPOSITORY", "")
+    out = build.build(make_root(tmp_path, source(code("x = 1"))))
+    badge = "".join(json.loads(out[Path("course/pytorch/01_tiny.ipynb")])["cells"][0]["source"])
+    assert "colab.research.google.com" not in badge + out[Path("README.md")]
+    assert "Upload notebook" in badge and "set `REPOSITORY` in `course/student_install.py`" in badge
+    assert "[TensorFlow version](../tensorflow/01_tiny.ipynb)" in badge
+    assert "No *Open in Colab* badges yet" in out[Path("README.md")]
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -114,7 +125,7 @@ def test_check_reports_changed_missing_and_stale_files(tmp_path: Path, capsys):
     assert build.main(["--check", "--root", str(root)]) == 0
     readme = (root / "README.md").read_text()
     assert readme.startswith("# Course\n\nintro\n\n") and readme.endswith("\n\nend\n")  # only the block changes
-    assert build.colab_url("pytorch", "01_tiny") in readme and "old" not in readme
+    assert "[ipynb](course/pytorch/01_tiny.ipynb)" in readme and "old" not in readme
     nb_path = root / "course/pytorch/01_tiny.ipynb"
     nb = json.loads(nb_path.read_text())
     nb["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "1\n"}]
