@@ -29,13 +29,30 @@ class RunSpec:
     n_train: int | None = None   # None: the whole 80 % split; a number: a tiny training set
     noise: float = 0.1
     seed: int = 0
+    arch: str = "mlp"            # "mlp" | "cnn" (8x8 digit images) | "gru" (sequences)
+    schedule: str | None = None  # None | "cosine" | "step" | "warmup" (see `lr_factor`)
+    label_noise: float = 0.0     # share of labels replaced by a uniformly random class (train and validation)
 
     @property
     def name(self) -> str:
         h = "x".join(map(str, self.hidden)) or "linear"
         wd = f"-wd{self.weight_decay:g}" if self.weight_decay else ""
         n = f"-n{self.n_train}" if self.n_train else ""
-        return f"{self.family}/{self.cause}/{h}-{self.act}-{self.optimizer}{self.lr:g}{wd}{n}-s{self.seed}"
+        extra = "".join([f"-{self.arch}" if self.arch != "mlp" else "", f"-{self.schedule}" if self.schedule else "",
+                         f"-ln{self.label_noise:g}" if self.label_noise else ""])
+        return f"{self.family}/{self.cause}/{h}-{self.act}-{self.optimizer}{self.lr:g}{wd}{n}{extra}-s{self.seed}"
+
+    def lr_factor(self, epoch: int) -> float:
+        """Learning-rate multiplier at the start of 0-based ``epoch``; one definition for both frameworks."""
+        if self.schedule == "cosine":
+            return 0.5 * (1 + np.cos(np.pi * epoch / self.epochs))
+        if self.schedule == "step":
+            return 0.1 ** (epoch // max(1, self.epochs // 2))
+        if self.schedule == "warmup":  # linear warm-up over 5 epochs, then cosine decay to a tenth
+            if epoch < 5:
+                return (epoch + 1) / 5
+            return 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * (epoch - 5) / max(1, self.epochs - 5)))
+        return 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,25 +65,50 @@ class Data:
     X_val: np.ndarray
     y_val: np.ndarray
     classes: int   # 0 for regression (MSE), else the number of classes (cross-entropy on logits)
+    floor: float = 0.0  # the lowest expected validation loss the data allows (its noise), known by construction
 
 
 def load(spec: RunSpec) -> Data:
     """Make the data set of a run; every split and subsample is seeded by the run's seed."""
+    floor = 0.0
     if spec.data == "digits":
         d = load_digits()
         X, y, classes = (d.data / 16.0).astype(np.float32), d.target.astype(np.int64), 10
+        if spec.label_noise:
+            y, floor = _noisy_labels(y, classes, spec.label_noise, spec.seed)
     elif spec.data == "regression":
         X, y = make_regression(1000, 10, noise=spec.noise, seed=spec.seed)
-        classes = 0
+        classes, floor = 0, spec.noise ** 2
     elif spec.data == "nonlinear":
         X, y = _nonlinear(1000, spec.noise, spec.seed)
-        classes = 0
+        classes, floor = 0, spec.noise ** 2
+    elif spec.data == "sine":
+        X, y = _sine_sequences(1000, 16, spec.noise, spec.seed)
+        classes, floor = 0, spec.noise ** 2
     else:
         raise ValueError(f"unknown data family {spec.data!r}")
     tr, va = split_indices(len(X), 0.8, shuffle=True, seed=spec.seed)
     if spec.n_train:
         tr = tr[: spec.n_train]
-    return Data(X[tr], y[tr], X[va], y[va], classes)
+    return Data(X[tr], y[tr], X[va], y[va], classes, floor)
+
+
+def _noisy_labels(y: np.ndarray, classes: int, p: float, seed: int) -> tuple[np.ndarray, float]:
+    """Replace a share ``p`` of the labels by a random class; the floor is the entropy of what remains."""
+    rng = np.random.default_rng(seed + 2000)
+    flip = rng.random(len(y)) < p
+    y = np.where(flip, rng.integers(0, classes, len(y)), y).astype(np.int64)
+    keep, other = 1 - p + p / classes, p / classes
+    return y, float(-(keep * np.log(keep) + (classes - 1) * other * np.log(other)))
+
+
+def _sine_sequences(n: int, steps: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy sine waves of random frequency and phase (``steps`` values, flattened); target: the next value."""
+    rng = np.random.default_rng(seed + 3000)
+    freq, phase = rng.uniform(0.2, 0.8, (n, 1)), rng.uniform(0, 2 * np.pi, (n, 1))
+    t = np.arange(steps + 1)[None, :]
+    wave = np.sin(freq * t + phase) + noise * rng.standard_normal((n, steps + 1))
+    return wave[:, :steps].astype(np.float32), wave[:, steps:].astype(np.float32)
 
 
 def _nonlinear(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,12 +120,18 @@ def _nonlinear(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]
     return X.astype(np.float32), y.astype(np.float32)
 
 
-def specs(seeds: tuple[int, ...] = (0, 1, 2)) -> list[RunSpec]:
-    """Every planned run: four families x seven causes (where a cause applies) x seeds x a few settings."""
+#: Seeds of the development set (tuning and leave-one-family-out read only these) and of the frozen test
+#: split (read only by ``evaluate.py --frozen``, never by ``tune.py``).
+DEV_SEEDS, FROZEN_SEEDS = (0, 1, 2), (3,)
+
+
+def specs(seeds: tuple[int, ...] = DEV_SEEDS, families: tuple[str, ...] | None = None) -> list[RunSpec]:
+    """Every planned run: each family x its causes x seeds x a few settings (``families`` picks some)."""
     out: list[RunSpec] = []
     for seed in seeds:
-        for s in _family_specs():
-            out.append(RunSpec(**{**s.to_dict(), "seed": seed}))
+        for s in _family_specs() + _new_family_specs():
+            if families is None or s.family in families:
+                out.append(RunSpec(**{**s.to_dict(), "seed": seed}))
     return out
 
 
@@ -137,4 +185,69 @@ def _family_specs() -> list[RunSpec]:
         RunSpec(**S, cause="vanishing_gradients", optimizer="sgd", lr=0.1),
         RunSpec(**S, cause="vanishing_gradients", optimizer="momentum", lr=0.01),
         RunSpec(**{**S, "act": "relu"}, cause="healthy", optimizer="adam", lr=3e-3),
+    ]
+
+
+def _new_family_specs() -> list[RunSpec]:
+    """Families added for issue 14: other models, noisy data, sequences and schedules."""
+    C = dict(family="digits_cnn", data="digits", arch="cnn", hidden=(8,), epochs=20, batch_size=64)
+    M = dict(family="deep_mlp", data="regression", hidden=(64, 64, 64, 64), epochs=25, batch_size=64)
+    Q = dict(family="sine_gru", data="sine", arch="gru", hidden=(16,), epochs=20, batch_size=64)
+    Y = dict(family="noisy_labels", data="digits", label_noise=0.4, hidden=(64,), epochs=20, batch_size=64)
+    E = dict(family="noise_floor_regression", data="regression", noise=1.2, hidden=(32,), epochs=25, batch_size=64)
+    W = dict(family="scheduled_mlp", data="regression", hidden=(64,), epochs=30, batch_size=64)
+    T = dict(family="tiny_mlp", data="digits", hidden=(4, 4), epochs=80, batch_size=64)
+    return [
+        # a small CNN on the 8x8 digit images (one 3x3 convolution with ``hidden[0]`` filters)
+        RunSpec(**C, cause="healthy", optimizer="adam", lr=3e-3),
+        RunSpec(**C, cause="healthy", optimizer="momentum", lr=0.03),
+        RunSpec(**C, cause="diverging", optimizer="sgd", lr=30.0),
+        RunSpec(**{**C, "batch_size": 16}, cause="oscillation", optimizer="adam", lr=0.05),
+        RunSpec(**C, cause="slow_convergence", optimizer="sgd", lr=3e-3),
+        RunSpec(**{**C, "epochs": 60, "hidden": (32,)}, cause="overfitting", optimizer="adam", lr=3e-3, n_train=40),
+        RunSpec(**{**C, "hidden": (1,)}, cause="underfitting", optimizer="adam", lr=1e-2),
+        # a deeper MLP (four hidden layers) on the regression data
+        RunSpec(**M, cause="healthy", optimizer="adam", lr=1e-3),
+        RunSpec(**M, cause="diverging", optimizer="momentum", lr=0.3),
+        RunSpec(**{**M, "batch_size": 16}, cause="oscillation", optimizer="adam", lr=0.02),
+        RunSpec(**M, cause="slow_convergence", optimizer="sgd", lr=2e-4),
+        RunSpec(**{**M, "epochs": 80}, cause="overfitting", optimizer="adam", lr=1e-3, n_train=30, noise=0.5),
+        RunSpec(**M, cause="underfitting", optimizer="adamw", lr=3e-3, weight_decay=50.0),
+        # a small recurrent model (GRU) predicting the next value of a noisy sine wave
+        RunSpec(**Q, cause="healthy", optimizer="adam", lr=1e-2),
+        RunSpec(**Q, cause="slow_convergence", optimizer="adam", lr=1e-4),
+        RunSpec(**{**Q, "batch_size": 16}, cause="oscillation", optimizer="sgd", lr=1.0),
+        RunSpec(**{**Q, "hidden": (1,)}, cause="underfitting", optimizer="adam", lr=1e-2),
+        RunSpec(**Q, cause="diverging", optimizer="sgd", lr=50.0),
+        # classification with 40 % random labels: the loss cannot fall below the labels' entropy
+        RunSpec(**Y, cause="healthy", optimizer="adam", lr=1e-3),
+        RunSpec(**Y, cause="healthy", optimizer="momentum", lr=0.01),
+        RunSpec(**Y, cause="slow_convergence", optimizer="adam", lr=3e-5),
+        RunSpec(**{**Y, "hidden": (512,), "epochs": 60, "n_train": 200}, cause="overfitting", optimizer="adam",
+                lr=3e-3),
+        RunSpec(**{**Y, "hidden": (1,)}, cause="underfitting", optimizer="adam", lr=1e-2),
+        RunSpec(**{**Y, "batch_size": 16}, cause="oscillation", optimizer="sgd", lr=2.0),
+        # regression where most of the target's variance is noise (floor 1.44 of a total near 2.5)
+        RunSpec(**E, cause="healthy", optimizer="adam", lr=3e-3),
+        RunSpec(**E, cause="healthy", optimizer="sgd", lr=0.02),
+        RunSpec(**E, cause="slow_convergence", optimizer="sgd", lr=3e-4),
+        RunSpec(**E, cause="underfitting", optimizer="adamw", lr=1e-2, weight_decay=100.0),
+        RunSpec(**{**E, "hidden": (256, 256), "epochs": 80}, cause="overfitting", optimizer="adam", lr=1e-3,
+                n_train=40),
+        RunSpec(**E, cause="diverging", optimizer="sgd", lr=1.0),
+        # schedules and warm-up (the frameworks' own per-epoch schedulers, `RunSpec.lr_factor`)
+        RunSpec(**W, cause="healthy", optimizer="adam", lr=1e-2, schedule="warmup"),
+        RunSpec(**W, cause="healthy", optimizer="sgd", lr=0.1, schedule="step"),
+        RunSpec(**W, cause="healthy", optimizer="momentum", lr=0.03, schedule="cosine"),
+        RunSpec(**W, cause="diverging", optimizer="sgd", lr=1.0, schedule="warmup"),
+        RunSpec(**{**W, "batch_size": 16}, cause="oscillation", optimizer="adam", lr=0.05, schedule="warmup"),
+        RunSpec(**W, cause="slow_convergence", optimizer="sgd", lr=3e-4, schedule="warmup"),
+        RunSpec(**{**W, "hidden": (256, 256), "epochs": 80}, cause="overfitting", optimizer="adam", lr=3e-3,
+                n_train=30, noise=0.5, schedule="step"),
+        RunSpec(**W, cause="underfitting", optimizer="adamw", lr=1e-2, weight_decay=30.0, schedule="cosine"),
+        # networks too narrow for ten digits, trained long enough to creep to their limit (and a wide twin)
+        RunSpec(**T, cause="underfitting", optimizer="adam", lr=1e-2),
+        RunSpec(**{**T, "hidden": (3,), "epochs": 60}, cause="underfitting", optimizer="adam", lr=1e-2),
+        RunSpec(**{**T, "hidden": (32, 32), "epochs": 20}, cause="healthy", optimizer="adam", lr=3e-3),
+        RunSpec(**{**T, "hidden": (32, 32), "epochs": 20}, cause="slow_convergence", optimizer="sgd", lr=5e-3),
     ]

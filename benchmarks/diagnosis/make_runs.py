@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from checks import check  # noqa: E402
-from families import RunSpec, load, specs  # noqa: E402
+from families import DEV_SEEDS, RunSpec, load, specs  # noqa: E402
 from trainers import train  # noqa: E402
 
 from losslab.core.history import TrainingHistory  # noqa: E402
@@ -32,9 +32,9 @@ OUT = Path(__file__).resolve().parent / "labelled_runs.json"
 MAX_ITER_POINTS = 200
 
 
-def generate(frameworks: list[str], seeds: tuple[int, ...]) -> dict:
+def generate(frameworks: list[str], seeds: tuple[int, ...], families: tuple[str, ...] | None = None) -> dict:
     runs, dropped = [], []
-    plan = specs(seeds)
+    plan = specs(seeds, families)
     start, cpu = time.perf_counter(), time.process_time()
     for fw in frameworks:
         records: dict[RunSpec, TrainingHistory] = {}
@@ -43,8 +43,10 @@ def generate(frameworks: list[str], seeds: tuple[int, ...]) -> dict:
             records[spec] = train(spec, load(spec), fw)
             print(f"{time.perf_counter() - t:5.1f}s {fw:10s} {spec.name}", flush=True)
         for spec, hist in records.items():
-            ok, why = check(spec.cause, hist, _twin(spec, records))
-            entry = {"name": f"{fw}/{spec.name}", "framework": fw, "label": spec.cause, "check": why}
+            floor = load(spec).floor
+            ok, why = check(spec.cause, hist, _twin(spec, records), floor)
+            entry = {"name": f"{fw}/{spec.name}", "framework": fw, "label": spec.cause, "check": why,
+                     "floor": floor}
             if ok:
                 runs.append({**entry, "spec": spec.to_dict(), "history": _compact(hist)})
             else:
@@ -89,11 +91,13 @@ def merge(paths: list[Path]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frameworks", nargs="+", default=["torch", "tensorflow"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--seeds", nargs="+", type=int, default=list(DEV_SEEDS))
+    ap.add_argument("--families", nargs="+", help="only these families (default: all)")
     ap.add_argument("--merge", nargs="+", type=Path, help="merge part files instead of training")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
-    data = merge(args.merge) if args.merge else generate(args.frameworks, tuple(args.seeds))
+    data = merge(args.merge) if args.merge else generate(args.frameworks, tuple(args.seeds),
+                                                             tuple(args.families) if args.families else None)
     args.out.write_text(json.dumps(data, separators=(",", ":")))
     counts: dict[str, int] = {}
     for r in data["runs"]:

@@ -71,12 +71,38 @@ def test_keras_history_object_is_accepted():
 def test_bad_input_raises_clearly():
     with pytest.raises(ValueError, match="empty"):
         identify_training_issues({"train_loss": []})
+    with pytest.raises(ValueError, match="empty"):  # issue 18 item 5: was an IndexError
+        identify_training_issues(TrainingHistory())
+    with pytest.raises(ValueError, match="framework"):
+        identify_training_issues({"train_loss": [1.0]}, framework="jax")
     with pytest.raises(TypeError, match="not a number"):
         identify_training_issues({"train_loss": [1.0, "x"]})
     with pytest.raises(TypeError):
         identify_training_issues([1.0, 0.5])
     with pytest.raises(TypeError, match="unknown threshold"):
         identify_training_issues({"train_loss": [1.0]}, overfit_riseee=0.2)
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 3, 4, 7])
+def test_short_runs_with_min_epochs_one_never_raise(epochs):
+    """Issue 18 item 5: ``min_epochs=1`` on a one-epoch record raised ZeroDivisionError."""
+    curve = {"train_loss": [1.0 / (i + 1) for i in range(epochs)], "val_loss": [1.1 / (i + 1) for i in range(epochs)]}
+    d = identify_training_issues(curve, min_epochs=1)
+    assert d.epochs == epochs and d.findings
+
+
+def test_negative_losses_are_diagnosed():
+    """Issue 18 item 9: a loss with no natural zero (a log-likelihood) is read relative to its range."""
+    rising = identify_training_issues({"train_loss": [-6.0, -5.0, -4.0, -3.0, -2.0, -1.0]})
+    assert rising.primary == "diverging"
+    finding = rising["diverging"]
+    assert finding.evidence["min_train_loss"] == -6.0 and finding.evidence["last_train_loss"] == -1.0  # as recorded
+    assert "loss_shift" in finding.evidence and "-6" in finding.summary and "overflow" not in finding.explanation
+    turning = identify_training_issues(ODD_CURVES["negative losses"])
+    assert turning.primary == "overfitting" and turning["overfitting"].evidence["best_val_loss"] == -1.5
+    falling = identify_training_issues({"train_loss": [-1.0, -4.0, -5.5, -5.9, -6.0, -6.0, -6.0],
+                                        "val_loss": [-1.0, -3.9, -5.4, -5.8, -5.9, -5.9, -5.9]})
+    assert falling.labels == ["healthy"]
 
 
 def test_overrides_change_the_verdict():

@@ -21,7 +21,7 @@ for _name, _label, _h in RECORDS:
 
 
 def _non_finite(h: TrainingHistory) -> bool:
-    return not all(math.isfinite(v) for v in h.train_loss + h.val_loss + h.iter_loss)
+    return not all(math.isfinite(v) for v in [*h.train_loss, *h.val_loss, *h.iter_loss])
 
 
 def test_the_set_covers_every_cause_in_both_frameworks():

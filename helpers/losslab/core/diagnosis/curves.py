@@ -1,0 +1,121 @@
+"""A training record prepared once for the rules: arrays, the start level, and the signals several rules read.
+
+Every signal here is computed from the record alone (losses, optionally gradient norms and learning rates),
+so the diagnosis works on records from either framework, from Keras ``History.history`` or another tool.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import signals
+from ..history import TrainingHistory
+
+
+@dataclass(frozen=True)
+class EndSlope:
+    """A straight line through the log training loss of the last epochs (``first`` is a 0-based index)."""
+
+    first: int
+    rate: float     # fall per epoch, in log (positive while the loss falls)
+    t: float        # rate over its standard error: how clearly it falls, against the curve's own noise
+
+    def fall_over(self, epochs: int) -> float:
+        """The share the loss would lose in ``epochs`` more epochs at this pace (0 when it does not fall)."""
+        return float(-math.expm1(-self.rate * epochs)) if self.rate > 0 else 0.0
+
+
+class Curves:
+    """Numpy views of a record, shifted positive when a loss reaches zero or below, plus shared signals."""
+
+    def __init__(self, hist: TrainingHistory):
+        self.hist = hist
+        raw = {k: signals.as_float_array(getattr(hist, k)) for k in ("train_loss", "val_loss", "iter_loss")}
+        self.grad = signals.as_float_array(hist.grad_norm)
+        self.n = raw["train_loss"].size
+        self.finite = all(signals.first_nonfinite(v) is None for v in raw.values())
+        #: added to every loss before the rules read it: 0 for positive losses (see `Thresholds`)
+        self.shift = _shift(np.concatenate(list(raw.values())))
+        self.train, self.val, self.iters = (raw[k] + self.shift for k in ("train_loss", "val_loss", "iter_loss"))
+        it0 = float(self.iters[0]) if self.iters.size and signals.is_ok(self.iters[:1])[0] else math.nan
+        #: the loss before any update (first iteration) and a robust start level for ratios: one batch is
+        #: noisy, so the larger of it and the first epoch's mean (which is lower only if training went fast)
+        self.first = it0 if it0 > 0 else float(self.train[0]) if self.n else math.nan
+        self.initial = max(self.first, float(self.train[0])) if self.n and math.isfinite(self.train[0]) else self.first
+        self.has_val = self.val.size == self.n and self.n > 0
+
+    def raw(self, value: float) -> float:
+        """A loss as recorded (undo the shift), for evidence and text."""
+        return float(value) - self.shift
+
+    def log_train(self) -> np.ndarray:
+        return np.log(np.maximum(self.train, 1e-300))
+
+    def end_slope(self) -> EndSlope:
+        """The line through the last third of the log training loss (at least three epochs)."""
+        k = max(0, self.n - max(3, self.n // 3 + 1))
+        y = self.log_train()[k:]
+        x = np.arange(y.size, dtype=float)
+        xc = x - x.mean()
+        sxx = float((xc ** 2).sum())
+        slope = float((xc * (y - y.mean())).sum() / sxx) if sxx > 0 else 0.0
+        resid = y - y.mean() - slope * xc
+        se = math.sqrt(float((resid ** 2).sum()) / max(1, y.size - 2) / sxx) if sxx > 0 else math.inf
+        t = -slope / se if se > 0 else (math.inf if slope < 0 else 0.0)
+        return EndSlope(k, -slope, t)
+
+    def climb(self) -> float:
+        """Total rise of the log training loss after epoch 1 (0 for a curve that only goes down)."""
+        return float(np.clip(np.diff(self.log_train()[1:]), 0, None).sum())
+
+    def iteration_noise(self, start: int) -> float | None:
+        """The standard error minibatch noise gives an epoch mean of the log loss, from epoch ``start`` on.
+
+        The spread of the per-iteration log losses over the square root of the steps per epoch; None when
+        no usable per-iteration record exists (a Keras ``History`` holds none).
+        """
+        per = self.hist.iters_per_epoch
+        if not per or self.iters.size < 3 * self.n or (self.iters <= 0).any():
+            return None
+        stride = float(self.hist.meta.get("iter_stride", 1) or 1)  # a decimated record keeps every k-th step
+        tail = np.log(self.iters[int(start * per):])
+        if tail.size < 3:
+            return None
+        return float(np.std(tail) / math.sqrt(max(1.0, per * stride)))
+
+    def gap(self) -> tuple[float, float] | None:
+        """(gap, growth): how much better the model fits its training set than its validation set (the mean
+        over the last three epochs of log(val) - log(train)), and how fast that gap opened over the second
+        half of the run (its fitted slope times the number of epochs). None without a validation loss."""
+        if not self.has_val or (self.val <= 0).any() or self.n < 2:
+            return None
+        g = np.log(self.val) - np.log(self.train)
+        half = g[self.n // 2:]
+        x = np.arange(half.size, dtype=float) - (half.size - 1) / 2
+        growth = float((x * half).sum() / (x ** 2).sum()) * self.n if half.size > 1 else 0.0
+        return float(np.mean(g[-3:])), growth
+
+    def spare_capacity(self) -> float:
+        """The geometric mean of the gap and its growth (0 when either is not positive or is unknown).
+
+        A model that fits its training set better than unseen data, and more so as it trains, is starting to
+        fit the noise of its training set: it could fit more of the pattern if there were more to fit. One
+        whose training and validation losses flatten together shows neither.
+        """
+        gap = self.gap()
+        return math.sqrt(gap[0] * gap[1]) if gap is not None and gap[0] > 0 and gap[1] > 0 else 0.0
+
+    def lr_evidence(self) -> dict[str, float]:
+        lr = [v for v in self.hist.lr if math.isfinite(v)]
+        return {"lr": lr[-1]} if lr else {}
+
+
+def _shift(values: np.ndarray) -> float:
+    """0 when every usable loss is positive; else what lifts the lowest a tenth of the range above zero."""
+    ok = values[signals.is_ok(values)]
+    if ok.size == 0 or ok.min() > 0:
+        return 0.0
+    low, span = float(ok.min()), float(ok.max() - ok.min())
+    return -low + (span / 10 if span > 0 else max(abs(low), 1.0))
