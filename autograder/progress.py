@@ -1,30 +1,24 @@
-"""A one-line progress bar on stderr while submissions come back (a line per submission when not a terminal)."""
+"""The grading progress bar: tqdm's, on stderr, with the last graded submission as its postfix."""
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from tqdm.auto import tqdm
 
 
 class Progress:
+    """``Progress(total).step(label)`` per finished submission; closes itself after the last one."""
+
     def __init__(self, total: int, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.total, self.done, self.stream, self.enabled = total, 0, stream, enabled
-        self.started = time.perf_counter()
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.total, self.done = total, 0
+        self.bar = tqdm(total=total, desc="grading", unit="submission", file=stream, disable=not enabled,
+                        dynamic_ncols=True)
 
     def step(self, label: str) -> None:
         """Count one finished submission and redraw."""
         self.done += 1
-        if not self.enabled:
-            return
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        line = (f"grading [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                f"{time.perf_counter() - self.started:5.0f}s  {label}")
-        if self.tty:
-            self.stream.write("\r" + line[:120].ljust(120))
-            if self.done == self.total:
-                self.stream.write("\n")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        self.bar.set_postfix_str(label, refresh=False)
+        self.bar.update(1)
+        if self.done >= self.total:
+            self.bar.close()

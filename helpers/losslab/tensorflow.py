@@ -2,11 +2,12 @@
 
 The same names as `losslab.torch`, with Keras models, losses and optimizers and tf.data underneath. Each
 step is one ``tf.function``; its loss and gradient norms stay tensors until the epoch ends and are stacked
-and copied to the host once. `LossHistory` fills the same record during ``model.fit``.
+and copied to the host once. `LossHistory` fills the same record during ``model.fit``. Sweeps, the range
+test and the explorer are the core's (see the flavor-parity table in ``helpers/losslab/README.md``).
 """
 from __future__ import annotations
 
-import random
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,10 +15,12 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from .core import flavor as _core
 from .core.data import check_xy, make_regression, split_indices
 from .core.history import TrainingHistory
-from .core.loop import EpochResult, record_epoch, run_epochs, sweep
-from .core.lr_range import RangeTestResult, run_range_test
+from .core.loop import EpochResult, check_loader, cycle_batches, record_epoch, run_epochs, validation_mean
+from .core.lr_range import RangeTestResult
+from .core.signals import STOP_CALLBACK, StopReason
 from . import (identify_training_issues, plot_histories, plot_loss_curves,  # noqa: F401  (re-exported)
                plot_lr_comparison, plot_training_dashboard)
 
@@ -65,9 +68,7 @@ class SimpleNet(keras.Model):
 
 def set_seed(seed: int) -> None:
     """Seed Python, numpy and TensorFlow (Keras' own seeding) so a run repeats on the CPU."""
-    random.seed(seed)
-    np.random.seed(seed)
-    keras.utils.set_random_seed(seed)
+    _core.seed_everything(seed, keras.utils.set_random_seed)
 
 
 def generate_synthetic_data(n_samples: int = 1000, n_features: int = 10, noise: float = 0.1,
@@ -99,28 +100,43 @@ def global_grad_norm(grads: Sequence[tf.Tensor | None]) -> tf.Tensor:
 def train_with_loss_tracking(model: keras.Model, train_loader, val_loader, criterion, optimizer,
                              num_epochs: int = 10, *, scheduler: Callable[[int, float], float] | None = None,
                              clip_grad_norm: float | None = None, track_grad_norm: bool = True,
-                             live_plot: bool = False, progress: bool = False) -> TrainingHistory:
+                             live_plot: bool = False, progress: bool = False, device: str | None = None,
+                             lr: float | None = None) -> TrainingHistory:
     """Train a Keras model with a custom loop and return its `TrainingHistory`.
 
-    ``criterion`` and ``optimizer`` are Keras objects (or their names, e.g. "mse", "adam").
-    ``scheduler(epoch, lr) -> lr`` sets the learning rate at the start of each epoch, like Keras'
-    ``LearningRateScheduler``; a ``LearningRateSchedule`` inside the optimizer works as well.
+    ``criterion`` is a Keras loss or callable ``(target, prediction)``, or a name: the names both flavors
+    know ("mse", "mae", "huber", "cross_entropy", "bce_with_logits") or any Keras loss name; a per-sample
+    result is averaged. ``optimizer`` is a Keras optimizer, or a name ("sgd", "momentum", "nesterov", "adam",
+    "adamw", "rmsprop" or any Keras optimizer name; learning rate ``lr``, default per name) or a factory
+    ``(lr)``. ``scheduler(epoch, lr) -> lr`` sets the learning rate at the start of each epoch, like Keras'
+    ``LearningRateScheduler`` (that callback is accepted too); a ``LearningRateSchedule`` inside the optimizer
+    works as well. ``device`` (e.g. "/GPU:0") places the run with ``tf.device``.
     """
-    criterion = keras.losses.get(criterion)
-    optimizer = keras.optimizers.get(optimizer)
+    check_loader(train_loader, "train_loader")
+    if val_loader is not None:
+        check_loader(val_loader, "val_loader")
     if clip_grad_norm is not None and not clip_grad_norm > 0:
         raise ValueError(f"clip_grad_norm must be a positive number, got {clip_grad_norm}")
+    if isinstance(scheduler, keras.callbacks.LearningRateScheduler):
+        scheduler = scheduler.schedule
+    elif isinstance(scheduler, keras.callbacks.Callback):
+        raise TypeError(f"scheduler takes a schedule(epoch, lr) -> lr; {type(scheduler).__name__} is a Keras "
+                        "callback for model.fit: train with model.fit(..., callbacks=[it, LossHistory()])")
+    criterion = _criterion(criterion)
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        optimizer = _build_optimizer(optimizer, model, lr, 0.9)
     variables = model.trainable_variables
     if not variables:
         raise ValueError("the model has no trainable variables: build it (call it once) before training")
-    optimizer.build(variables)
+    with _on(device):
+        optimizer.build(variables)
     measure = track_grad_norm or clip_grad_norm is not None
     clip = float(clip_grad_norm) if clip_grad_norm is not None else 0.0
 
     @tf.function
     def train_step(xb, yb):
         with tf.GradientTape() as tape:
-            loss = criterion(yb, model(xb, training=True))
+            loss = tf.reduce_mean(criterion(yb, model(xb, training=True)))
             total_loss = loss + tf.add_n(model.losses) if model.losses else loss
         grads = tape.gradient(total_loss, variables)
         grads = [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)]
@@ -128,36 +144,43 @@ def train_with_loss_tracking(model: keras.Model, train_loader, val_loader, crite
         if clip_grad_norm is not None:
             grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=tf.norm(per_var))
         optimizer.apply_gradients(zip(grads, variables))
-        return tf.cast(loss, tf.float32), per_var
+        return tf.cast(loss, tf.float64), per_var
 
     @tf.function
     def validate_graph(dataset):
-        total, count = tf.constant(0.0), tf.constant(0.0)
+        total, count = tf.constant(0.0, tf.float64), tf.constant(0.0, tf.float64)
         for xb, yb in dataset:
-            n = tf.cast(tf.shape(xb)[0], tf.float32)
-            total += tf.cast(criterion(yb, model(xb, training=False)), tf.float32) * n
+            n = tf.cast(tf.shape(xb)[0], tf.float64)
+            total += tf.cast(tf.reduce_mean(criterion(yb, model(xb, training=False))), tf.float64) * n
             count += n
-        return total / tf.maximum(count, 1.0)
+        return total, count
 
     def train_epoch(epoch: int) -> EpochResult:
-        if scheduler is not None:
-            optimizer.learning_rate = float(scheduler(epoch, _current_lr(optimizer)))
         losses, norms, sizes = [], [], []
-        for xb, yb in train_loader:  # step outputs stay tensors (on the device) until the epoch ends
-            loss, per_var = train_step(xb, yb)
-            losses.append(loss)
-            norms.append(per_var)
-            sizes.append(len(xb))
+        with _on(device):
+            for xb, yb in train_loader:  # step outputs stay tensors (on the device) until the epoch ends
+                loss, per_var = train_step(xb, yb)
+                losses.append(loss)
+                norms.append(per_var)
+                sizes.append(len(xb))
         if not losses:
-            raise ValueError("the training dataset yields no batches")
+            return EpochResult(np.empty(0), np.empty(0))
         return EpochResult(tf.stack(losses).numpy(), np.asarray(sizes),
                            tf.stack(norms).numpy() if track_grad_norm else None)
 
-    meta = {"optimizer": type(optimizer).__name__,
-            "criterion": type(criterion).__name__, "clip_grad_norm": clip_grad_norm}
-    return run_epochs(train_epoch, (lambda: float(validate_graph(val_loader))) if val_loader is not None else None,
-                      num_epochs, get_lr=lambda: _current_lr(optimizer),
-                      layer_names=[v.path for v in variables], live_plot=live_plot, progress=progress, meta=meta,
+    def validate() -> float:
+        with _on(device):
+            total, count = validate_graph(val_loader)
+        return validation_mean(float(total), float(count))
+
+    def set_lr(value: float) -> None:
+        optimizer.learning_rate = value
+
+    meta = {"optimizer": type(optimizer).__name__, "criterion": type(criterion).__name__,
+            "clip_grad_norm": clip_grad_norm}
+    return run_epochs(train_epoch, validate if val_loader is not None else None, num_epochs,
+                      get_lr=lambda: _current_lr(optimizer), layer_names=[v.path for v in variables],
+                      schedule=scheduler, set_lr=set_lr, live_plot=live_plot, progress=progress, meta=meta,
                       framework="tensorflow")
 
 
@@ -176,7 +199,10 @@ class LossHistory(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._means = []
-        self._lr = _current_lr(self.model.optimizer)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self._means:  # read at the first step: every on_epoch_begin (a LearningRateScheduler) has run
+            self._lr = _current_lr(self.model.optimizer)
 
     def on_train_batch_end(self, batch, logs=None):
         self._means.append(float((logs or {}).get("loss", np.nan)))
@@ -195,52 +221,111 @@ class LossHistory(keras.callbacks.Callback):
             self.history.val_loss.append(float(logs["val_loss"]))
         self.history.lr.append(self._lr)
 
+    def on_train_end(self, logs=None):
+        if self.model.stop_training and self.history.stop_reason is None and self.history.epochs:
+            epoch = self.history.epochs
+            self.history.stop_reason = StopReason(f"stopped by a callback (e.g. EarlyStopping) after epoch {epoch}",
+                                                  STOP_CALLBACK, epoch=epoch)
 
-def make_optimizer(name: str, lr: float, momentum: float = 0.9) -> keras.optimizers.Optimizer:
-    """"sgd", "momentum" (SGD with ``momentum``) or "adam", by name, for sweeps and the widget."""
-    name = name.lower()
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
-    raise ValueError(f"unknown optimizer {name!r}: use 'sgd', 'momentum' or 'adam'")
+
+def make_optimizer(name: str, lr: float | None = None, momentum: float = 0.9) -> keras.optimizers.Optimizer:
+    """An optimizer by name, with the same meaning as in `losslab.torch.make_optimizer`.
+
+    "sgd", "momentum" (SGD with ``momentum``), "nesterov", "adam", "adamw", "rmsprop"; ``lr`` defaults per
+    name (`losslab.core.flavor.DEFAULT_LR`). Any other name is Keras' own (``keras.optimizers.get``).
+    """
+    key = _core.canonical_name(name)
+    rate = lr if lr is not None else _core.DEFAULT_LR.get(key)
+    if key in ("sgd", "momentum", "nesterov"):
+        return keras.optimizers.SGD(learning_rate=rate, momentum=0.0 if key == "sgd" else momentum,
+                                    nesterov=key == "nesterov")
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "rmsprop": keras.optimizers.RMSprop}
+    if key in classes:
+        return classes[key](learning_rate=rate)
+    try:
+        optimizer = keras.optimizers.get(name)
+    except ValueError:
+        raise _core.unknown("optimizer", name, _core.OPTIMIZER_NAMES) from None
+    if rate is not None:
+        optimizer.learning_rate = rate
+    return optimizer
 
 
 def compare_learning_rates(learning_rates: Sequence[float], model_fn: Callable[[], keras.Model], train_loader,
-                           val_loader, num_epochs: int = 100, *, criterion=None,
+                           val_loader, num_epochs: int = 100, *, criterion=None, optimizer=None,
                            optimizer_fn: Callable[[float], keras.optimizers.Optimizer] | None = None,
                            seed: int | None = 0, show: bool = True) -> dict[float, TrainingHistory]:
-    """Train a fresh model per learning rate (same seed, same data) and plot the runs side by side."""
-    criterion = criterion if criterion is not None else keras.losses.MeanSquaredError()
-    optimizer_fn = optimizer_fn or (lambda lr: keras.optimizers.SGD(learning_rate=lr))
+    """Train a fresh model per learning rate (same seed, same data) and plot the runs side by side.
 
-    def train_one(lr: float) -> TrainingHistory:
-        if seed is not None:
-            keras.utils.set_random_seed(seed)
-        return train_with_loss_tracking(model_fn(), train_loader, val_loader, criterion, optimizer_fn(lr),
-                                        num_epochs)
-
-    results = sweep(learning_rates, train_one)
-    plot_lr_comparison(results, show=show)
-    return results
+    ``optimizer`` is a name ("sgd" by default) or a factory ``(lr)``; ``optimizer_fn`` is its old name.
+    """
+    return _core.compare_learning_rates(FLAVOR, learning_rates, model_fn, train_loader, val_loader, num_epochs,
+                                        criterion=criterion, optimizer=_one_of(optimizer, optimizer_fn), seed=seed,
+                                        show=show)
 
 
 def lr_range_test(model_fn: Callable[[], keras.Model], train_loader, criterion=None, *, start_lr: float = 1e-6,
-                  end_lr: float = 10.0, num_iters: int = 100,
+                  end_lr: float = 10.0, num_iters: int = 100, optimizer=None,
                   optimizer_fn: Callable[[float], keras.optimizers.Optimizer] | None = None) -> RangeTestResult:
-    """Smith's range test on a fresh model: one step per learning rate, cycling through the dataset."""
-    criterion = keras.losses.get(criterion if criterion is not None else "mse")
-    model = model_fn()
-    optimizer = (optimizer_fn or (lambda lr: keras.optimizers.SGD(learning_rate=lr)))(start_lr)
+    """Smith's range test on a fresh model: one step per learning rate, cycling through the dataset.
+
+    ``optimizer`` is a name ("sgd" by default) or a factory ``(lr)``; ``optimizer_fn`` is its old name.
+    """
+    return _core.lr_range_test(FLAVOR, model_fn, train_loader, criterion, start_lr=start_lr, end_lr=end_lr,
+                               num_iters=num_iters, optimizer=_one_of(optimizer, optimizer_fn))
+
+
+def lr_explorer(model_fn: Callable[[], keras.Model], train_loader, val_loader, criterion=None,
+                num_epochs: int = 20, seed: int = 0, **kwargs):
+    """The ipywidgets explorer: pick learning rate, optimizer and momentum; it retrains and redraws."""
+    return _core.lr_explorer(FLAVOR, model_fn, train_loader, val_loader, criterion, num_epochs, seed, **kwargs)
+
+
+_LOSSES = {"mse": lambda: keras.losses.MeanSquaredError(), "mae": lambda: keras.losses.MeanAbsoluteError(),
+           "huber": lambda: keras.losses.Huber(),
+           "cross_entropy": lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+           "bce_with_logits": lambda: keras.losses.BinaryCrossentropy(from_logits=True)}
+
+
+def _criterion(criterion) -> Callable:
+    if criterion is None:
+        return keras.losses.MeanSquaredError()
+    if isinstance(criterion, str):
+        key = _core.canonical_name(criterion)
+        if key in _LOSSES:
+            return _LOSSES[key]()
+        try:
+            return keras.losses.get(criterion)  # a per-sample function: the steps average it
+        except ValueError:
+            raise _core.unknown("loss", criterion, _core.LOSS_NAMES) from None
+    if not callable(criterion):
+        raise TypeError(f"criterion must be a Keras loss, a callable (target, prediction) or a name, "
+                        f"got {type(criterion).__name__}")
+    return criterion
+
+
+def _build_optimizer(spec, model: keras.Model, lr: float | None, momentum: float = 0.9) -> keras.optimizers.Optimizer:
+    if isinstance(spec, str):
+        return make_optimizer(spec, lr, momentum)
+    if isinstance(spec, keras.optimizers.Optimizer):
+        raise TypeError("an optimizer object is built for one model's variables: give a name or a factory "
+                        "(lr) -> optimizer, so each fresh model gets its own")
+    if callable(spec):
+        if lr is None:
+            raise ValueError("an optimizer factory needs a learning rate: pass lr=")
+        return spec(lr)
+    raise TypeError(f"optimizer must be a Keras optimizer, a name or a factory (lr), got {type(spec).__name__}")
+
+
+def _range_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, criterion,
+                loader) -> Callable[[float], float]:
     optimizer.build(model.trainable_variables)
-    batches = iter(train_loader.repeat())
+    batches = cycle_batches(loader)
 
     @tf.function
     def train_step(xb, yb):
         with tf.GradientTape() as tape:
-            loss = criterion(yb, model(xb, training=True))
+            loss = tf.reduce_mean(criterion(yb, model(xb, training=True)))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -250,24 +335,22 @@ def lr_range_test(model_fn: Callable[[], keras.Model], train_loader, criterion=N
         xb, yb = next(batches)
         return float(train_step(xb, yb))  # one sync per step: the sweep stops as soon as it diverges
 
-    return run_range_test(step, start_lr, end_lr, num_iters)
+    return step
 
 
-def lr_explorer(model_fn: Callable[[], keras.Model], train_loader, val_loader, criterion=None,
-                num_epochs: int = 20, seed: int = 0, **kwargs):
-    """The ipywidgets explorer: pick learning rate, optimizer and momentum; it retrains and redraws."""
-    from .core.widgets import lr_explorer as _explorer
+def _one_of(optimizer, optimizer_fn):
+    if optimizer is not None and optimizer_fn is not None:
+        raise TypeError("give optimizer= or its old name optimizer_fn=, not both")
+    return optimizer if optimizer is not None else optimizer_fn
 
-    criterion = criterion if criterion is not None else keras.losses.MeanSquaredError()
 
-    def train_fn(lr: float, optimizer: str, momentum: float) -> TrainingHistory:
-        keras.utils.set_random_seed(seed)
-        return train_with_loss_tracking(model_fn(), train_loader, val_loader, criterion,
-                                        make_optimizer(optimizer, lr, momentum), num_epochs)
-
-    return _explorer(train_fn, **kwargs)
+def _on(device: str | None):
+    return tf.device(device) if device is not None else contextlib.nullcontext()
 
 
 def _current_lr(optimizer) -> float:
     lr = optimizer.learning_rate
     return float(lr.numpy() if hasattr(lr, "numpy") else lr)
+
+
+FLAVOR = _core.Flavor("tensorflow", set_seed, train_with_loss_tracking, _build_optimizer, _criterion, _range_step)

@@ -1,23 +1,25 @@
 """losslab for PyTorch: ``from losslab.torch import SimpleNet, train_with_loss_tracking, ...``.
 
-Thin over the framework-free core: this module only knows how to run a PyTorch epoch and step; records,
-plots, diagnosis, sweeps and the range test are shared with `losslab.tensorflow`.
+Thin over the framework-free core: this module only knows how to run a PyTorch epoch and step and how to
+name PyTorch's optimizers and losses; records, plots, diagnosis, sweeps, the range test and the explorer are
+shared with `losslab.tensorflow` (see the flavor-parity table in ``helpers/losslab/README.md``).
 """
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from torch.utils.data import DataLoader, TensorDataset
 
+from .core import flavor as _core
 from .core.data import check_xy, make_regression, split_indices
 from .core.history import TrainingHistory
-from .core.loop import EpochResult, run_epochs, sweep
-from .core.lr_range import RangeTestResult, run_range_test
+from .core.loop import EpochResult, check_loader, cycle_batches, run_epochs, validation_mean
+from .core.lr_range import RangeTestResult
 from . import (identify_training_issues, plot_histories, plot_loss_curves,  # noqa: F401  (re-exported)
                plot_lr_comparison, plot_training_dashboard)
 
@@ -46,9 +48,7 @@ class SimpleNet(nn.Module):
 
 def set_seed(seed: int) -> None:
     """Seed Python, numpy and torch so a run repeats exactly on the CPU."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    _core.seed_everything(seed, torch.manual_seed)
 
 
 def generate_synthetic_data(n_samples: int = 1000, n_features: int = 10, noise: float = 0.1,
@@ -85,113 +85,172 @@ def global_grad_norm(parameters: Iterable[torch.Tensor]) -> torch.Tensor:
 def train_with_loss_tracking(model: nn.Module, train_loader, val_loader, criterion, optimizer,
                              num_epochs: int = 10, *, scheduler=None, clip_grad_norm: float | None = None,
                              track_grad_norm: bool = True, live_plot: bool = False, progress: bool = False,
-                             device: str | torch.device | None = None) -> TrainingHistory:
+                             device: str | torch.device | None = None, lr: float | None = None) -> TrainingHistory:
     """Train ``model`` and return its `TrainingHistory`.
 
-    Losses and gradient norms stay on the device in preallocated buffers and are copied to the host once
-    per epoch, so a GPU is never stalled by a ``.item()`` per step. ``clip_grad_norm`` clips by global
-    norm (norms are recorded before clipping). ``scheduler`` steps once per epoch (with the validation loss
-    for ``ReduceLROnPlateau``). A NaN or Inf loss ends the run early; the record says where.
+    ``criterion`` is a loss module or callable ``(prediction, target)``, or a name both flavors know ("mse",
+    "mae", "huber", "cross_entropy", "bce_with_logits"); a per-sample result is averaged. ``optimizer`` is a
+    ``torch.optim`` optimizer over the model's parameters, or a name ("sgd", "momentum", "nesterov", "adam",
+    "adamw", "rmsprop"; learning rate ``lr``, default per name) or a factory ``(params, lr)``.
+    ``scheduler`` is a ``torch.optim.lr_scheduler`` object, stepped once per epoch (with the validation loss
+    for ``ReduceLROnPlateau``), or a callable ``schedule(epoch, lr) -> lr`` applied at each epoch's start.
+    Losses and gradient norms stay on the device and are copied to the host once per epoch, so a GPU is
+    never stalled by a ``.item()`` per step. ``clip_grad_norm`` clips by global norm (norms are recorded
+    before clipping). A NaN or Inf loss ends the run early; the record says where.
     """
+    check_loader(train_loader, "train_loader")
+    if val_loader is not None:
+        check_loader(val_loader, "val_loader")
+    if clip_grad_norm is not None and not clip_grad_norm > 0:
+        raise ValueError(f"clip_grad_norm must be a positive number, got {clip_grad_norm}")
+    if isinstance(scheduler, ReduceLROnPlateau) and val_loader is None:
+        raise ValueError("ReduceLROnPlateau steps on the validation loss, and val_loader is None: give a "
+                         "validation loader, or a schedule that does not need one")
     device = torch.device(device) if device is not None else _model_device(model)
     model.to(device)
+    criterion = _criterion(criterion)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        optimizer = _build_optimizer(optimizer, model, lr, 0.9)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     names, params = [n for n, _ in named], [p for _, p in named]
     measure = track_grad_norm or clip_grad_norm is not None
-    if clip_grad_norm is not None and not clip_grad_norm > 0:
-        raise ValueError(f"clip_grad_norm must be a positive number, got {clip_grad_norm}")
 
     def train_epoch(epoch: int) -> EpochResult:
         model.train()
-        steps = len(train_loader)
-        losses = torch.zeros(steps, device=device)
-        norms = torch.zeros(steps, len(params), device=device) if measure else None
-        sizes = np.zeros(steps)
-        i = -1
-        for i, (xb, yb) in enumerate(train_loader):
+        losses, norms, sizes = [], [], []
+        for xb, yb in train_loader:
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(xb), yb)
+            loss = _mean(criterion(model(xb), yb))
             loss.backward()
             if measure:
                 per_param = torch.stack(torch._foreach_norm([_grad(p) for p in params]))
-                norms[i] = per_param
+                norms.append(per_param)
                 if clip_grad_norm is not None:
                     scale = (clip_grad_norm / (torch.linalg.vector_norm(per_param) + 1e-6)).clamp(max=1.0)
                     torch._foreach_mul_([p.grad for p in params if p.grad is not None], scale)
             optimizer.step()
-            losses[i] = loss.detach()
-            sizes[i] = len(xb)
-        n = i + 1
-        return EpochResult(losses[:n].cpu().numpy(), sizes[:n],
-                           norms[:n].cpu().numpy() if (norms is not None and track_grad_norm) else None)
+            losses.append(loss.detach())
+            sizes.append(len(xb))
+        if not losses:
+            return EpochResult(np.empty(0), np.empty(0))
+        return EpochResult(torch.stack(losses).cpu().numpy(), np.asarray(sizes),
+                           torch.stack(norms).cpu().numpy() if (norms and track_grad_norm) else None)
 
     def validate() -> float:
         model.eval()
-        total = torch.zeros((), device=device)
-        count = 0
+        totals, count = [], 0
         with torch.no_grad():
             for xb, yb in val_loader:
                 xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-                total += criterion(model(xb), yb) * len(xb)
+                totals.append(_mean(criterion(model(xb), yb)) * len(xb))
                 count += len(xb)
-        return float(total) / max(count, 1)
+        return validation_mean(float(torch.stack(totals).sum()) if totals else 0.0, count)
+
+    framework_scheduler = isinstance(scheduler, (LRScheduler, ReduceLROnPlateau))
 
     def end_epoch(epoch: int, val_loss: float | None) -> None:
-        if scheduler is None:
-            return
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(val_loss)
-        else:
+        elif framework_scheduler:
             scheduler.step()
+
+    def set_lr(value: float) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = value
 
     meta = {"optimizer": type(optimizer).__name__, "criterion": type(criterion).__name__,
             "clip_grad_norm": clip_grad_norm}
     return run_epochs(train_epoch, validate if val_loader is not None else None, num_epochs,
-                      get_lr=lambda: optimizer.param_groups[0]["lr"], layer_names=names, end_epoch=end_epoch,
+                      get_lr=lambda: optimizer.param_groups[0]["lr"], layer_names=names,
+                      schedule=None if framework_scheduler else scheduler, set_lr=set_lr, end_epoch=end_epoch,
                       live_plot=live_plot, progress=progress, meta=meta, framework="torch")
 
 
-def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
-    """"sgd", "momentum" (SGD with ``momentum``) or "adam", by name, for sweeps and the widget."""
-    name = name.lower()
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    raise ValueError(f"unknown optimizer {name!r}: use 'sgd', 'momentum' or 'adam'")
+def make_optimizer(name: str, params, lr: float | None = None, momentum: float = 0.9) -> torch.optim.Optimizer:
+    """An optimizer by name, with the same meaning as in `losslab.tensorflow.make_optimizer`.
+
+    "sgd", "momentum" (SGD with ``momentum``), "nesterov", "adam", "adamw", "rmsprop"; ``lr`` defaults per
+    name (`losslab.core.flavor.DEFAULT_LR`). Any other name is looked up in ``torch.optim`` (e.g. "adagrad").
+    """
+    key = _core.canonical_name(name)
+    rate = lr if lr is not None else _core.DEFAULT_LR.get(key)
+    if key in ("sgd", "momentum", "nesterov"):
+        return torch.optim.SGD(params, lr=rate, momentum=0.0 if key == "sgd" else momentum,
+                               nesterov=key == "nesterov")
+    classes = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
+    cls = classes.get(key) or {c.lower(): getattr(torch.optim, c) for c in dir(torch.optim)
+                               if isinstance(getattr(torch.optim, c), type)}.get(key)
+    if cls is None or not issubclass(cls, torch.optim.Optimizer):
+        raise _core.unknown("optimizer", name, _core.OPTIMIZER_NAMES)
+    return cls(params, lr=rate) if rate is not None else cls(params)
 
 
 def compare_learning_rates(learning_rates: Sequence[float], model_fn: Callable[[], nn.Module], train_loader,
-                           val_loader, num_epochs: int = 100, *, criterion=None,
+                           val_loader, num_epochs: int = 100, *, criterion=None, optimizer=None,
                            optimizer_fn: Callable[[Any, float], torch.optim.Optimizer] | None = None,
                            seed: int | None = 0, show: bool = True) -> dict[float, TrainingHistory]:
-    """Train a fresh model per learning rate (same seed, same data) and plot the runs side by side."""
-    criterion = criterion if criterion is not None else nn.MSELoss()
-    optimizer_fn = optimizer_fn or (lambda params, lr: torch.optim.SGD(params, lr=lr))
+    """Train a fresh model per learning rate (same seed, same data) and plot the runs side by side.
 
-    def train_one(lr: float) -> TrainingHistory:
-        if seed is not None:
-            torch.manual_seed(seed)
-        model = model_fn()
-        return train_with_loss_tracking(model, train_loader, val_loader, criterion,
-                                        optimizer_fn(model.parameters(), lr), num_epochs)
-
-    results = sweep(learning_rates, train_one)
-    plot_lr_comparison(results, show=show)
-    return results
+    ``optimizer`` is a name ("sgd" by default) or a factory ``(params, lr)``; ``optimizer_fn`` is its old name.
+    """
+    return _core.compare_learning_rates(FLAVOR, learning_rates, model_fn, train_loader, val_loader, num_epochs,
+                                        criterion=criterion, optimizer=_one_of(optimizer, optimizer_fn), seed=seed,
+                                        show=show)
 
 
 def lr_range_test(model_fn: Callable[[], nn.Module], train_loader, criterion=None, *, start_lr: float = 1e-6,
-                  end_lr: float = 10.0, num_iters: int = 100,
+                  end_lr: float = 10.0, num_iters: int = 100, optimizer=None,
                   optimizer_fn: Callable[[Any, float], torch.optim.Optimizer] | None = None) -> RangeTestResult:
-    """Smith's range test on a fresh model: one step per learning rate, cycling through the loader."""
-    criterion = criterion if criterion is not None else nn.MSELoss()
-    model = model_fn()
-    optimizer = (optimizer_fn or (lambda p, lr: torch.optim.SGD(p, lr=lr)))(model.parameters(), start_lr)
-    batches = _cycle(train_loader)
+    """Smith's range test on a fresh model: one step per learning rate, cycling through the loader.
+
+    ``optimizer`` is a name ("sgd" by default) or a factory ``(params, lr)``; ``optimizer_fn`` is its old name.
+    """
+    return _core.lr_range_test(FLAVOR, model_fn, train_loader, criterion, start_lr=start_lr, end_lr=end_lr,
+                               num_iters=num_iters, optimizer=_one_of(optimizer, optimizer_fn))
+
+
+def lr_explorer(model_fn: Callable[[], nn.Module], train_loader, val_loader, criterion=None,
+                num_epochs: int = 20, seed: int = 0, **kwargs):
+    """The ipywidgets explorer: pick learning rate, optimizer and momentum; it retrains and redraws."""
+    return _core.lr_explorer(FLAVOR, model_fn, train_loader, val_loader, criterion, num_epochs, seed, **kwargs)
+
+
+_LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss, "cross_entropy": nn.CrossEntropyLoss,
+           "bce_with_logits": nn.BCEWithLogitsLoss}
+
+
+def _criterion(criterion) -> Callable:
+    if criterion is None:
+        return nn.MSELoss()
+    if isinstance(criterion, str):
+        key = _core.canonical_name(criterion)
+        if key not in _LOSSES:
+            raise _core.unknown("loss", criterion, _core.LOSS_NAMES)
+        return _LOSSES[key]()
+    if not callable(criterion):
+        raise TypeError(f"criterion must be a loss module, a callable (prediction, target) or a name, "
+                        f"got {type(criterion).__name__}")
+    return criterion
+
+
+def _build_optimizer(spec, model: nn.Module, lr: float | None, momentum: float = 0.9) -> torch.optim.Optimizer:
+    if isinstance(spec, str):
+        return make_optimizer(spec, model.parameters(), lr, momentum)
+    if isinstance(spec, torch.optim.Optimizer):
+        raise TypeError("an optimizer object is bound to one model's parameters: give a name or a factory "
+                        "(params, lr) -> optimizer, so each fresh model gets its own")
+    if callable(spec):
+        if lr is None:
+            raise ValueError("an optimizer factory needs a learning rate: pass lr=")
+        return spec(model.parameters(), lr)
+    raise TypeError(f"optimizer must be a torch.optim optimizer, a name or a factory (params, lr), "
+                    f"got {type(spec).__name__}")
+
+
+def _range_step(model: nn.Module, optimizer: torch.optim.Optimizer, criterion, loader) -> Callable[[float], float]:
+    batches = cycle_batches(loader)
+    device = _model_device(model)
     model.train()
 
     def step(lr: float) -> float:
@@ -199,28 +258,23 @@ def lr_range_test(model_fn: Callable[[], nn.Module], train_loader, criterion=Non
             group["lr"] = lr
         xb, yb = next(batches)
         optimizer.zero_grad(set_to_none=True)
-        loss = criterion(model(xb), yb)
+        loss = _mean(criterion(model(xb.to(device)), yb.to(device)))
         loss.backward()
         optimizer.step()
         return loss.item()  # one sync per step is the point here: the sweep stops as soon as it diverges
 
-    return run_range_test(step, start_lr, end_lr, num_iters)
+    return step
 
 
-def lr_explorer(model_fn: Callable[[], nn.Module], train_loader, val_loader, criterion=None,
-                num_epochs: int = 20, seed: int = 0, **kwargs):
-    """The ipywidgets explorer: pick learning rate, optimizer and momentum; it retrains and redraws."""
-    from .core.widgets import lr_explorer as _explorer
+def _mean(loss: torch.Tensor) -> torch.Tensor:
+    """A per-sample loss (``reduction="none"``) averaged, as Keras reduces it: the two flavors agree."""
+    return loss if loss.ndim == 0 else loss.mean()
 
-    criterion = criterion if criterion is not None else nn.MSELoss()
 
-    def train_fn(lr: float, optimizer: str, momentum: float) -> TrainingHistory:
-        torch.manual_seed(seed)
-        model = model_fn()
-        return train_with_loss_tracking(model, train_loader, val_loader, criterion,
-                                        make_optimizer(optimizer, model.parameters(), lr, momentum), num_epochs)
-
-    return _explorer(train_fn, **kwargs)
+def _one_of(optimizer, optimizer_fn):
+    if optimizer is not None and optimizer_fn is not None:
+        raise TypeError("give optimizer= or its old name optimizer_fn=, not both")
+    return optimizer if optimizer is not None else optimizer_fn
 
 
 def _grad(p: torch.Tensor) -> torch.Tensor:
@@ -234,11 +288,4 @@ def _model_device(model: nn.Module) -> torch.device:
         raise ValueError("the model has no parameters to train") from None
 
 
-def _cycle(loader):
-    while True:
-        empty = True
-        for batch in loader:
-            empty = False
-            yield batch
-        if empty:
-            raise ValueError("the training loader yields no batches")
+FLAVOR = _core.Flavor("torch", set_seed, train_with_loss_tracking, _build_optimizer, _criterion, _range_step)

@@ -25,7 +25,7 @@ CELLS = [
     "for n in range(1, 6):\n"
     "    lp.update({'train_loss': h['train_loss'][:n], 'val_loss': h['val_loss'][:n]})\n"
     "lp.close()",                                        # 4: one output updated in place
-    "for _ in progress(range(300), desc='steps'): pass",  # 5: one HTML bar
+    "for _ in progress(range(300), desc='steps'): pass",  # 5: one tqdm widget
 ]
 
 
@@ -41,4 +41,4 @@ def test_figures_show_once_in_a_kernel(monkeypatch, backend):
     assert not any(o["output_type"] == "stream" for cell in outs for o in cell), "nothing on stdout/stderr"
     for i in (1, 2, 3, 4):
         assert len(outs[i]) == 1 and "image/png" in outs[i][0]["data"], f"cell {i}: {outs[i]}"
-    assert len(outs[5]) == 1 and "<progress" in outs[5][0]["data"]["text/html"]
+    assert len(outs[5]) == 1 and "application/vnd.jupyter.widget-view+json" in outs[5][0]["data"]

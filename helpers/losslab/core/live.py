@@ -1,21 +1,23 @@
 """Watch a run while it trains: a live loss plot and a progress bar, in a notebook or a terminal.
 
-In a notebook (an IPython kernel: Jupyter, JupyterLab, Colab, VS Code) both draw into ONE output that is
-replaced in place through a display handle, so there is neither flicker nor a scroll of figures. In a
-terminal they print text. Redraws are throttled, so calling them every step costs next to nothing.
-IPython is only imported when a kernel is already running.
+In a notebook (an IPython kernel: Jupyter, JupyterLab, Colab, VS Code) the plot draws into ONE output that
+is replaced in place through a display handle, so there is neither flicker nor a scroll of figures; in a
+terminal it prints a status line. Redraws are throttled, so calling them every step costs next to nothing.
+IPython is only imported when a kernel is already running. The progress bar is tqdm's (``tqdm.auto``).
 """
 from __future__ import annotations
 
-import html
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TextIO, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from .history import TrainingHistory, as_history
 from .plotting import figure_png, kernel_shell, plot_loss_curves
 from .signals import best_epoch, find_divergence
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 T = TypeVar("T")
 
@@ -98,68 +100,17 @@ def status_line(history: TrainingHistory | Mapping[str, Any], title: str | None 
 
 
 def progress(iterable: Iterable[T], total: int | None = None, desc: str = "", *, min_interval: float = 0.1,
-             notebook: bool | None = None, file: TextIO | None = None) -> Iterator[T]:
-    """Yield from `iterable` while showing a progress bar (HTML in a notebook, a ``\\r`` line otherwise).
+             notebook: bool | None = None, file: TextIO | None = None) -> "tqdm[T]":
+    """`iterable` wrapped in a tqdm progress bar: a widget in a notebook, a text line elsewhere (``tqdm.auto``).
 
-    A light stand-in for tqdm: no dependency, redrawn at most every ``min_interval`` seconds, and
-    finished (with the true count) even when the loop breaks early.
+    ``notebook=None`` lets tqdm detect the kernel; True/False force the widget/the text bar. ``min_interval``
+    is tqdm's ``mininterval``; ``file`` is where the text bar goes (stderr by default, as tqdm does).
+    Use it as a context manager (``with progress(...) as bar:``) to close the bar when a loop breaks early.
     """
-    if total is None and hasattr(iterable, "__len__"):
-        total = len(iterable)  # type: ignore[arg-type]
-    bar = _Bar(total, desc, kernel_shell() is not None if notebook is None else notebook, file)
-    start = last = time.monotonic()
-    done = 0
-    bar.draw(done, 0.0)
-    try:
-        for item in iterable:
-            yield item
-            done += 1
-            now = time.monotonic()
-            if now - last >= min_interval:
-                bar.draw(done, now - start)
-                last = now
-    finally:
-        bar.draw(done, time.monotonic() - start, final=True)
-
-
-class _Bar:
-    def __init__(self, total: int | None, desc: str, notebook: bool, file: TextIO | None):
-        self.total, self.desc, self.notebook, self.file = total, desc, notebook, file
-        self._handle: Any = None
-        self._width = 0
-
-    def draw(self, done: int, elapsed: float, final: bool = False) -> None:
-        counts = f"{done}/{self.total}" if self.total else f"{done} it"
-        timing = f"{_clock(elapsed)}"
-        if self.total and 0 < done < self.total:
-            timing += f"<{_clock(elapsed / done * (self.total - done))}"
-        if elapsed > 0 and done:
-            rate = done / elapsed
-            timing += f", {rate:.0f} it/s" if rate >= 100 else f", {rate:.3g} it/s"
-        if self.notebook:
-            self._html(done, f"{counts} [{timing}]")
-        else:
-            frac = min(1.0, done / self.total) if self.total else None
-            bar = f" {frac:4.0%} |{'#' * round(frac * 24):<24}|" if frac is not None else ""
-            line = f"{self.desc + ':' if self.desc else ''}{bar} {counts} [{timing}]"
-            out = self.file or sys.stdout
-            out.write(f"\r{line:<{self._width}}" + ("\n" if final else ""))  # pad over a longer last line
-            out.flush()
-            self._width = len(line)
-
-    def _html(self, done: int, text: str) -> None:
-        from IPython.display import HTML, display
-
-        value = f'value="{done}" max="{self.total}"' if self.total else ""
-        content = HTML(f'<div style="font-family:monospace">{html.escape(self.desc)} '
-                       f'<progress {value} style="width:40%;vertical-align:middle"></progress> '
-                       f"{html.escape(text)}</div>")
-        if self._handle is None:
-            self._handle = display(content, display_id=True)
-        else:
-            self._handle.update(content)
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes:02d}:{secs:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+    if notebook is None:
+        from tqdm.auto import tqdm as bar
+    elif notebook:
+        from tqdm.notebook import tqdm as bar
+    else:
+        from tqdm.std import tqdm as bar
+    return bar(iterable, total=total, desc=desc or None, mininterval=min_interval, file=file)

@@ -1,15 +1,16 @@
 """The epoch driver both framework flavors share.
 
 A flavor supplies one function that trains an epoch and returns its measurements as *one* batch of arrays
-(copied off the device once per epoch, never per step), and one that returns the validation loss. This module
-turns those into a `TrainingHistory`: per-sample epoch averages, per-layer norms, learning rate, timing,
-the early stop on a non-finite loss, the live plot and the progress bar.
+(copied off the device once per epoch, never per step), and one that returns the validation loss's sum and
+sample count. This module turns those into a `TrainingHistory`: per-sample epoch averages, per-layer norms,
+learning rate (after any schedule set it), timing, the early stop on a non-finite loss, the live plot and the
+progress bar; and it checks what both flavors must refuse alike (used-up loaders, empty loaders).
 """
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,10 @@ import numpy as np
 
 from .history import TrainingHistory, as_history
 from .signals import STOP_NONFINITE_TRAIN, STOP_NONFINITE_VAL, StopReason, first_nonfinite
+
+#: A learning-rate schedule as Keras' ``LearningRateScheduler`` takes it: ``schedule(epoch, lr) -> lr``
+#: (epoch counted from 0), applied at the start of each epoch, in both flavors.
+Schedule = Callable[[int, float], float]
 
 
 @dataclass
@@ -32,22 +37,58 @@ class EpochResult:
     layer_norms: np.ndarray | None = None
 
 
+def check_loader(loader: Any, name: str) -> None:
+    """Refuse a loader that cannot be iterated once per epoch (a generator is used up after the first)."""
+    if isinstance(loader, Iterator):
+        raise TypeError(f"{name} is a one-shot iterator ({type(loader).__name__}); training iterates it once per "
+                        "epoch, so give something that can be iterated again: a DataLoader, a tf.data.Dataset or "
+                        "a list of (x, y) batches")
+    if not hasattr(loader, "__iter__"):
+        raise TypeError(f"{name} must yield (x, y) batches, got {type(loader).__name__}")
+
+
+def cycle_batches(loader: Any) -> Iterator[Any]:
+    """The loader's batches, over and over (a range test takes more steps than one epoch has)."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the training loader yields no batches")
+
+
+def validation_mean(total: float, count: float) -> float:
+    """The per-sample validation loss from a sum over batches and its sample count; an empty set is an error."""
+    if count <= 0:
+        raise ValueError("the validation loader yielded no batches (with drop_last=True and fewer samples than one "
+                         "batch, every batch is dropped): give it at least one batch, or val_loader=None")
+    return float(total) / float(count)
+
+
 def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[], float] | None,
                num_epochs: int, *, get_lr: Callable[[], float], layer_names: Sequence[str] = (),
+               schedule: Schedule | None = None, set_lr: Callable[[float], None] | None = None,
                end_epoch: Callable[[int, float | None], None] | None = None, live_plot: bool = False,
                progress: bool = False, meta: dict[str, Any] | None = None,
                framework: str | None = None) -> TrainingHistory:
-    """Train for ``num_epochs`` and record everything; a non-finite loss ends the run and is recorded."""
-    if int(num_epochs) < 1:
-        raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
+    """Train for ``num_epochs`` and record everything; a non-finite loss ends the run and is recorded.
+
+    ``schedule(epoch, lr)`` (with ``set_lr``) sets each epoch's rate before it starts, so ``history.lr`` is
+    the rate the epoch trained at; ``end_epoch(epoch, val_loss)`` runs after a finished epoch (a framework's
+    own scheduler steps there).
+    """
+    if isinstance(num_epochs, bool) or int(num_epochs) != num_epochs or int(num_epochs) < 1:
+        raise ValueError(f"num_epochs must be a whole number >= 1, got {num_epochs!r}")
+    if schedule is not None and not callable(schedule):
+        raise TypeError(f"scheduler must be a callable schedule(epoch, lr) -> lr, got {type(schedule).__name__}")
     history = TrainingHistory(meta=dict(meta or {}), framework=framework)
     live = _live_plot(live_plot)
-    epochs: Iterable[int] = range(int(num_epochs))
-    if progress:
-        from .live import progress as _progress
-        epochs = _progress(epochs, total=int(num_epochs), desc="epochs")
+    bar = _progress_bar(progress, int(num_epochs))
     try:
-        for epoch in epochs:
+        for epoch in range(int(num_epochs)):
+            if schedule is not None and set_lr is not None:
+                set_lr(float(schedule(epoch, float(get_lr()))))
             lr = float(get_lr())
             start = time.perf_counter()
             result = train_epoch(epoch)
@@ -62,6 +103,8 @@ def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[],
             if val is not None:
                 history.val_loss.append(val)
             history.epoch_time.append(time.perf_counter() - start)
+            if bar is not None:
+                bar.update(1)
             if val is not None and first_nonfinite([val]) is not None:
                 history.stop_reason = StopReason(f"non-finite validation loss ({val}) in epoch {epoch + 1}",
                                                  STOP_NONFINITE_VAL, epoch=epoch + 1, value=val)
@@ -71,8 +114,10 @@ def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[],
             if live:
                 live.update(history)
     finally:
-        if live:
-            live.update(history)
+        if bar is not None:
+            bar.close()
+        if live and history.epochs:  # an error in epoch 1 leaves nothing to draw: let that error through
+            live.update(history, force=True)
             live.close()
     return history
 
@@ -85,6 +130,10 @@ def record_epoch(history: TrainingHistory, result: EpochResult, layer_names: Seq
     """
     losses = np.asarray(result.losses, dtype=np.float64).reshape(-1)
     sizes = np.asarray(result.batch_sizes, dtype=np.float64).reshape(-1)
+    if losses.size == 0:
+        raise ValueError(f"the training loader yielded no batches in epoch {history.epochs + 1} (with "
+                         "drop_last=True and fewer samples than one batch, every batch is dropped): give it at "
+                         "least one batch")
     bad = first_nonfinite(losses)
     if bad is not None:  # keep the steps up to and including the first non-finite one
         cut = bad + 1
@@ -116,6 +165,13 @@ def _live_plot(enabled: bool):
         return None
     from .live import LivePlot
     return LivePlot(title="training")
+
+
+def _progress_bar(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from .live import progress
+    return progress(None, total=total, desc="epochs")
 
 
 def sweep(values: Sequence[float], train_one: Callable[[float], Any]) -> dict[float, TrainingHistory]:

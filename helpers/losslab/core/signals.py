@@ -147,8 +147,11 @@ def find_divergence(train_loss: ArrayLike, val_loss: ArrayLike = (), iter_loss: 
         return found
     first = float(iters[0]) if iters.size and iters[0] > 0 else float(train[0])
     low, last = float(train.min()), float(train[-1])
-    peak, peak_series, peak_epoch = max(_peak(s, name, n) for s, name in
-                                        ((train, "train_loss"), (val, "val_loss"), (iters, "iter_loss")) if s.size)
+    peak, peak_series, peak_values = max(((float(s.max()), name, s) for s, name in
+                                          ((train, "train_loss"), (val, "val_loss"), (iters, "iter_loss"))
+                                          if s.size), key=lambda t: t[0])
+    k = int(np.argmax(peak_values)) if peak >= spike * first or peak >= loss_abs else 0  # only when it counts
+    peak_epoch = _epoch_of(k, peak_values.size, n) if peak_series == "iter_loss" else k + 1
     if peak >= loss_abs:
         return Divergence(peak_epoch, "above_limit", peak_series, peak,
                           f"the loss reached {peak:.3g}, beyond {loss_abs:.3g}", f"loss > {loss_abs:.0e}")
@@ -168,12 +171,6 @@ def find_divergence(train_loss: ArrayLike, val_loss: ArrayLike = (), iter_loss: 
                           "converged within its first epoch looks the same in epoch means: record "
                           "per-iteration losses to tell the two apart)", "first-epoch spike")
     return None
-
-
-def _peak(values: np.ndarray, series: str, epochs: int) -> tuple[float, str, int]:
-    """(largest value, its series, the 1-based epoch it falls in)."""
-    k = int(np.argmax(values))
-    return float(values[k]), series, _epoch_of(k, values.size, epochs) if series == "iter_loss" else k + 1
 
 
 def _epoch_of(iteration: int, iterations: int, epochs: int) -> int:
