@@ -1,6 +1,6 @@
 """Execute every lecture notebook with nbclient and print its wall time against the course's targets.
 
-Targets (DESIGN.md): each notebook < 60 s, all of them < 6 min serial, on a 2-core CPU. The wall time
+Targets (issue 12): each notebook < 60 s, all of them < 8 min serial, on a 2-core CPU. The wall time
 includes kernel start and imports, as a student experiences it. On a shared machine wall times are noisy,
 so the kernel's CPU time (user + system, from the reaped kernel process) is printed beside it, with the
 load average.
@@ -21,7 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
-PER_NOTEBOOK_S, TOTAL_S = 60.0, 360.0
+PER_NOTEBOOK_S, TOTAL_S = 60.0, 480.0
 
 
 def run(path: Path) -> tuple[float, float, str]:
@@ -63,7 +63,7 @@ def main() -> int:
         failures += status != "ok" or over
         flag = f"  (over {PER_NOTEBOOK_S:.0f} s)" if over else ""
         print(f"{path.parent.name + '/' + path.name:<48} {seconds:7.1f} {cpu:7.1f}  {status}{flag}", flush=True)
-    print(f"{'total (serial)':<48} {total:7.1f} {total_cpu:7.1f}  target < {TOTAL_S:.0f} s over all ten")
+    print(f"{'total (serial)':<48} {total:7.1f} {total_cpu:7.1f}  target < {TOTAL_S:.0f} s over all {len(paths)}")
     print(f"load average while running: {' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
     return 1 if failures else 0
 

@@ -1,0 +1,70 @@
+"""Lecture 05 (reading loss curves): every sentence that says what a run shows is checked against that run,
+in both twins.
+
+One execution per twin (module-scoped fixture) serves all claims; the twin runs without the Makefile's
+TensorFlow variables, as a student's kernel does, and must print nothing on stderr.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.lectures.lecture_runs import FRAMEWORKS, execute
+
+STEM = "05_reading_loss_curves"
+PROBE = """
+from losslab import identify_training_issues as _diagnose
+PROBE_VALUES = {
+    "fits": {k: _diagnose(v).labels for k, v in fits.items()},
+    "speeds": {k: _diagnose(v).labels for k, v in speeds.items()},
+    "diverged_epochs": speeds["diverging: SGD, lr 1.0"].epochs,
+    "diverged_stopped": speeds["diverging: SGD, lr 1.0"].stopped_early,
+    "slow_still_falling": speeds["slow: SGD, lr 0.0005"].train_loss[-1] < speeds["slow: SGD, lr 0.0005"].train_loss[-2],
+    "live_epochs": live.epochs,
+    "fast_is_lowest": min(speeds, key=lambda k: speeds[k].train_loss[-1]) == "fast: Adam, lr 0.005",
+    "decay": {k: p.tolist() for k, p in decay_paths.items()},
+}
+"""
+
+
+@pytest.fixture(scope="module", params=FRAMEWORKS)
+def run(request):
+    return execute(request.param, STEM, PROBE)
+
+
+def test_runs_quietly_without_the_makefile_environment(run):
+    assert run.stderr == "", f"{run.framework} twin wrote to stderr:\n{run.stderr[:2000]}"
+
+
+def test_runs_show_the_shapes_the_lecture_names(run):
+    got = run.values
+    fits, speeds = got["fits"], got["speeds"]
+    assert fits["healthy"] == ["healthy"], fits
+    assert fits["overfitting"][0] == "overfitting", fits
+    assert fits["underfitting"][0] == "underfitting", fits
+    fast = speeds["fast: Adam, lr 0.005"]
+    assert not {"oscillation", "diverging", "overfitting", "slow_convergence"} & set(fast), speeds
+    assert got["fast_is_lowest"], "the fast run should end with the lowest training loss of the four"
+    assert speeds["slow: SGD, lr 0.0005"][0] == "slow_convergence" and got["slow_still_falling"], speeds
+    assert speeds["oscillating: SGD, lr 0.3"][0] == "oscillation", speeds
+    assert speeds["diverging: SGD, lr 1.0"][0] == "diverging", speeds
+    assert got["diverged_stopped"] and got["diverged_epochs"] == 1, "the prose says it dies in its first epoch"
+    assert got["live_epochs"] == 15
+
+
+def test_adam_l2_is_not_adamw(run):
+    decay = {k: [tuple(step) for step in path] for k, path in run.values["decay"].items()}
+    l2, adamw, builtin = decay["Adam + L2"], decay["AdamW"], decay["Adam(weight_decay=0.1)"]
+    steps = len(l2) - 1
+    assert abs(l2[-1][1]) < 0.05, "Adam + L2 drives the weight without data gradient to zero"
+    assert next(t for t, (_, w2) in enumerate(l2) if abs(w2) < 0.05) <= 150, "... within about a hundred steps"
+    assert l2[-1][0] > 0.9, "... while the weight with large gradients barely shrinks"
+    expected = (1 - 0.01 * 0.1) ** steps
+    assert adamw[-1][0] == pytest.approx(expected, abs=0.03) and adamw[-1][1] == pytest.approx(expected, abs=0.01)
+    same_as = l2 if run.framework == "pytorch" else adamw  # PyTorch: Adam(weight_decay) is L2; Keras 3: decoupled
+    flat = [w for step in builtin for w in step]
+    assert flat == pytest.approx([w for step in same_as for w in step], abs=1e-5)
+
+
+def test_prose_separates_weight_decay_from_l2(run):
+    assert "**Weight decay** (L2 regularisation)" not in run.markdown
+    assert "By the end you will be able to" in run.markdown and "**Predict, then run.**" in run.markdown
