@@ -6,7 +6,7 @@ call TO the student kernel (that side is untrusted anyway), runs it there, and b
 state of the arguments it changed in place, AS DATA ONLY: an npz archive of numeric arrays (numpy.load with
 allow_pickle=False) and a tagged JSON tree. Nothing the student side sends back is ever unpickled or executed.
 
-This file is bound read-only into both sandboxes as the module `lsbx_bridge`; it imports nothing of the grader.
+This module is bound read-only into both sandboxes (alone: nothing else of the grader); it imports none of it.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def encode(value: Any) -> bytes:
     def array(a: np.ndarray) -> int:
         if a.dtype.kind not in _NUMERIC:
             raise TypeError(f"cannot bring back an array of dtype {a.dtype} as data")
-        arrays.append(np.ascontiguousarray(a))
+        arrays.append(np.array(a, order="C"))  # (ascontiguousarray would make a 0-d array 1-d)
         return len(arrays) - 1
 
     def tree(v: Any, depth: int = 0) -> Any:
@@ -334,7 +334,7 @@ class StudentKernel:
         """target(*args, **kwargs) in the student kernel; its result and the arguments' new state, as data."""
         states = encode([state_of(o) for o in _stateful((args, kwargs))])
         request = base64.b64encode(_pickle((target, args, kwargs, states))).decode()
-        answer = decode(self.run(f"import lsbx_bridge as __lsbx\n__lsbx_reply = __lsbx.serve({request!r})"))
+        answer = decode(self.run(f"import autograder.bridge as __lsbx\n__lsbx_reply = __lsbx.serve({request!r})"))
         if not isinstance(answer, dict):
             raise StudentError("the student kernel's answer is malformed")
         if "error" in answer:
@@ -347,7 +347,7 @@ class StudentKernel:
         return answer.get("result")
 
     def describe(self, names: list[str]) -> dict[str, Any]:
-        answer = decode(self.run(f"import lsbx_bridge as __lsbx\n__lsbx_reply = __lsbx.describe({names!r})"))
+        answer = decode(self.run(f"import autograder.bridge as __lsbx\n__lsbx_reply = __lsbx.describe({names!r})"))
         return answer if isinstance(answer, dict) else {}
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 #: Every submission ends in exactly one of these (most severe wins when several apply).
-STATUSES = ("graded", "timed_out", "out_of_memory", "kernel_died", "tampered", "cells_missing", "unreadable", "missing")
+STATUSES = ("graded", "timed_out", "out_of_memory", "disk_full", "kernel_died", "tampered", "cells_missing",
+            "unreadable", "missing")
 
 
 @dataclass

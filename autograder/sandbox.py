@@ -43,9 +43,9 @@ _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 _PASS_ENV = ("NBGRADER_EXECUTION", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "TF_ENABLE_ONEDNN_OPTS",
              "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TZ", "LANG", "LC_ALL")
 #: Inside the sandbox: the bounded tmpfs holding the kernel's working folder and /tmp (and /dev/shm its own) and
-#: where the kernel-side bridge module is found.
+#: where the kernel-side bridge module (`autograder.bridge`, with nothing else of the grader) is found.
 _DISK, _WORK, _BRIDGE_DIR = "/tmp", "/tmp/.work", "/lsbx"
-_BRIDGE = Path(__file__).with_name("bridge.py")
+_PACKAGE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -376,8 +376,7 @@ class SandboxedKernelManager(AsyncKernelManager):
                    MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2", MPLCONFIGDIR="/tmp/mpl", IPYTHONDIR="/tmp/ipython",
                    PYTHONDONTWRITEBYTECODE="1")
         env.setdefault("LANG", "C.UTF-8")
-        if self.isolation in ("full", "userns"):
-            env["PYTHONPATH"] = _BRIDGE_DIR
+        env["PYTHONPATH"] = _BRIDGE_DIR if self.isolation in ("full", "userns") else str(_PACKAGE.parent)
         if self.peer is not None:
             from .bridge import PEER_ENV
 
@@ -450,7 +449,9 @@ class SandboxedKernelManager(AsyncKernelManager):
                  "--tmpfs", "/dev/shm"]
         for path in _readonly_paths(self.extra_ro_paths):
             args += [*_parents(path), "--ro-bind", path, path]
-        args += ["--perms", "0755", "--dir", _BRIDGE_DIR, "--ro-bind", str(_BRIDGE), f"{_BRIDGE_DIR}/lsbx_bridge.py"]
+        args += _parents(f"{_BRIDGE_DIR}/autograder/bridge.py")
+        for name in ("__init__.py", "bridge.py"):
+            args += ["--ro-bind", str(_PACKAGE / name), f"{_BRIDGE_DIR}/autograder/{name}"]
         args += [*_parents(str(self._runtime)), "--bind", str(self._runtime), str(self._runtime)]
         if self.peer is not None:  # the student kernel's sockets, to connect to (read-only: sockets still connect)
             peer = str(self.peer._runtime)

@@ -22,7 +22,7 @@ from nbformat import NotebookNode
 from .sandbox import SandboxedExecute, SandboxedKernelManager
 
 #: Runs at the verdict kernel's start-up, before any cell: connect to the student kernel, bind names per cell.
-_STARTUP = "import lsbx_bridge; lsbx_bridge.install_verdict()"
+_STARTUP = "import autograder.bridge; autograder.bridge.install_verdict()"
 
 
 def is_test_cell(cell: NotebookNode) -> bool:

@@ -16,15 +16,20 @@ from .course import run_converter, unpack
 from .feedback import plain_page, with_banner
 from .results import CellScore, Outcome, Result, Submission
 
-#: One thread per kernel: a worker per core then scales, and serial and parallel runs compute alike.
-KERNEL_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: One thread per kernel: a worker per core then scales, serial and parallel runs compute alike, and the student
+#: and verdict kernels compute alike (a test compares what one computed with what the other did).
+KERNEL_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
+                  "TF_NUM_INTEROP_THREADS": "1"}
 
 #: When several things went wrong, the report names the most severe.
-SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "kernel_died", "cells_missing", "tampered")
+SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "disk_full", "kernel_died", "cells_missing",
+            "tampered")
 
 
-def grade_submission(template: bytes, submission: Submission, limits: Any) -> Outcome:
-    """Never raises: whatever the student handed in, the answer is a grade and a reason."""
+def grade_submission(template: bytes, submission: Submission, limits: Any, verdict: bool = True) -> Outcome:
+    """Never raises: whatever the student handed in, the answer is a grade and a reason.
+
+    verdict=False (test cells in the student's own kernel) exists only for benchmarks/bench_grading.py."""
     started = time.perf_counter()
     for name, value in KERNEL_THREADS.items():
         os.environ.setdefault(name, value)
@@ -32,7 +37,7 @@ def grade_submission(template: bytes, submission: Submission, limits: Any) -> Ou
         root = Path(tmp)
         unpack(template, root)
         try:
-            outcome = _grade_in(root, submission, limits)
+            outcome = _grade_in(root, submission, limits, verdict)
         except Exception as exc:  # a grader bug must not cost the other students their grades
             outcome = _failed(root, submission, "kernel_died", f"grading failed: {type(exc).__name__}: {exc}")
     outcome.result.seconds = round(time.perf_counter() - started, 2)
@@ -77,7 +82,7 @@ def _place_files(root: Path, sub: Submission, expected: list[str]) -> dict[str, 
     return files
 
 
-def _grade_in(root: Path, sub: Submission, limits: Any) -> Outcome:
+def _grade_in(root: Path, sub: Submission, limits: Any, verdict: bool) -> Outcome:
     expected = _notebook_names(root, sub.assignment)
     files = _place_files(root, sub, expected)
     present = [name for name in expected if name in files]
@@ -106,7 +111,7 @@ def _grade_in(root: Path, sub: Submission, limits: Any) -> Outcome:
 
     hook, last_cell = cell_tracker()
     config = autograde_config(root, on_cell_start=hook)
-    sandbox.apply(config, limits, root)
+    sandbox.apply(config, limits, root, verdict=verdict)
     run = run_converter(Autograde, config, assignment_id=sub.assignment, student_id=sub.student, force=True)
     observed = sandbox.findings(root)
     if not run["success"]:

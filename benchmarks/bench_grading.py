@@ -1,4 +1,5 @@
-"""Throughput of grading one class: plain serial `nbgrader autograde` vs the sandboxed Dask pool at 2 workers.
+"""Throughput of grading one class: plain serial `nbgrader autograde` vs the sandboxed Dask pool at 2 workers;
+and what the second (verdict) interpreter costs per submission.
 
 The class: 24 a1 submissions made from the reference (6 each: correct, wrong loss, evaluate without eval(), blank
 release), with the unlocked demonstration cells emptied so the run measures grading rather than lecture plots.
@@ -6,7 +7,11 @@ Both runs grade the same files; the script fails unless every student's score is
 the whole `autograder.pipeline.grade` call (course build, sandbox, feedback pages, report), the baseline's only
 `nbgrader autograde`, so the ratio is conservative. On a shared 2-core machine the figures are noisy.
 
-    .venv/bin/python benchmarks/bench_grading.py [--students 24] [--workers 2]
+The cost of the verdict kernel: the first --pairs submissions are graded one at a time in this process, each once
+with the test cells in a second sandboxed kernel (how grading runs) and once in the student's own kernel (how it
+ran before; kept reachable for this measurement only), the order alternating from one pair to the next.
+
+    .venv/bin/python benchmarks/bench_grading.py [--students 24] [--workers 2] [--pairs 8]
 """
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autograder import pipeline, sandbox  # noqa: E402
-from autograder.course import REPO, build_course  # noqa: E402
+from autograder.course import REPO, build_course, pack  # noqa: E402
+from autograder.submissions import collect  # noqa: E402
+from autograder.worker import grade_submission  # noqa: E402
 
 A1 = "a1_loss_curves"
 VARIANTS = {
@@ -91,10 +98,32 @@ def _plain_serial(class_dir: Path, root: Path) -> tuple[float, float, dict[str, 
     return seconds, build_s, scores
 
 
+def _verdict_cost(class_dir: Path, root: Path, pairs: int) -> tuple[list[float], list[float], list[str]]:
+    """Seconds per submission with and without the verdict kernel, interleaved; students whose scores differ."""
+    course = root / "cost"
+    build_course(course, [A1])
+    template = pack(course)
+    limits = sandbox.Limits()
+    two, one, differ = [], [], []
+    for i, sub in enumerate(collect(class_dir, [A1])[:pairs]):
+        order = (True, False) if i % 2 == 0 else (False, True)
+        seconds, scores = {}, {}
+        for verdict in order:
+            started = time.perf_counter()
+            result = grade_submission(template, sub, limits, verdict=verdict).result
+            seconds[verdict], scores[verdict] = time.perf_counter() - started, result.score
+        two.append(seconds[True])
+        one.append(seconds[False])
+        if scores[True] != scores[False]:
+            differ.append(f"{sub.student}: {scores[True]} vs {scores[False]}")
+    return two, one, differ
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=24)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pairs", type=int, default=8)
     args = parser.parse_args()
     print(sandbox.isolation_report())
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
@@ -104,6 +133,7 @@ def main() -> int:
         started = time.perf_counter()
         results = pipeline.grade(class_dir, root / "out", workers=args.workers, assignments=[A1], progress=False)
         pool_s = time.perf_counter() - started
+        two, one, cost_differ = _verdict_cost(class_dir, root, args.pairs)
     pool = {r.student: r.score for r in results}
     n = args.students
     print(f"{'run':<40}{'seconds':>10}{'submissions/min':>18}")
@@ -113,6 +143,13 @@ def main() -> int:
     print(f"speed-up (pool / serial throughput): {serial_s / pool_s:.2f}x whole call, "
           f"{serial_s / (pool_s - build_s):.2f}x without the one-off build ({build_s:.0f} s, measured on the "
           "baseline's identical build)   (noisy: shared 2-core machine)")
+    print(f"\nper submission, serial, {len(two)} submissions, modes interleaved:")
+    print(f"{'  test cells in a verdict kernel (now)':<40}{sum(two) / len(two):>10.1f} s")
+    print(f"{'  test cells in the student kernel (before)':<40}{sum(one) / len(one):>10.1f} s")
+    print(f"cost of the second interpreter: {sum(two) / sum(one):.2f}x per submission (goal <= 1.3x)")
+    if cost_differ:
+        print(f"SCORES DIFFER BETWEEN THE MODES: {cost_differ}")
+        return 1
     differ = {s: (serial.get(s), pool.get(s)) for s in sorted(set(serial) | set(pool)) if serial.get(s) != pool.get(s)}
     if differ:
         print(f"GRADES DIFFER: {differ}")

@@ -91,16 +91,33 @@ def test_files_outside_the_notebook_folder_are_invisible(run: dict, cell: str) -
 
 
 @needs_full
-def test_writes_land_only_in_the_notebook_folder(run: dict) -> None:
+def test_writes_land_only_in_its_own_disk_and_vanish_with_it(run: dict) -> None:
     assert "err" in run["cells"]["write_up"]
     assert not (run["course"] / "planted.txt").exists()
-    assert (run["folder"] / "mine.txt").read_text() == "x"
-    assert (run["folder"] / "mine.txt").stat().st_uid == os.getuid()  # handed back to the grader
+    assert run["cells"]["write_own"]["ok"] == 1  # its folder is writable ...
+    assert list(run["folder"].iterdir()) == []  # ... but nothing it wrote outlives the kernel
 
 
-def test_planted_links_and_fifos_are_scrubbed(run: dict) -> None:
+@needs_full
+def test_planted_links_and_fifos_never_reach_the_grader(run: dict) -> None:
     assert run["cells"]["plant"]["ok"] == ["fifo", "link", "mine.txt"]
-    assert sorted(p.name for p in run["folder"].iterdir()) == ["mine.txt"]
+    assert list(run["folder"].iterdir()) == []
+
+
+@needs_full
+def test_disk_is_bounded_as_a_whole(tmp_path: Path) -> None:
+    """Many files, each under the per-file limit, in the folder and /tmp together: stopped at disk_mb, and said."""
+    fill = ("import os
+for i in range(40):
+    for d in ('.', '/tmp'):
+"
+            "        open(os.path.join(d, f'f{i}'), 'wb').write(b'x' * (7 << 20))")
+    nb, (record,) = _run_cells(tmp_path, sandbox.Limits(file_mb=8, disk_mb=64, cell_timeout=60), fill, "print('alive')")
+    assert [o.ename for o in nb.cells[0].outputs if o.output_type == "error"] == ["OSError"]
+    assert "No space left on device" in nb.cells[0].outputs[-1].evalue
+    assert nb.cells[1].outputs[0].text.strip() == "alive"
+    assert record.disk_full and sandbox.findings(tmp_path)[0][0] == "disk_full"
+    assert list((tmp_path / "autograded" / "s1" / "a1").iterdir()) == []
 
 
 @needs_full

@@ -224,14 +224,8 @@ STUDENTS = ["loop_forever", "os_exit", "segfault", "alloc_8gb", "fork_loop", "ne
             "missing"]
 
 
-IN_PROCESS_LIMIT = pytest.mark.xfail(strict=True, reason=(
-    "tests run in the student's own interpreter: replacing an attribute of the losslab.grading module (not a name in "
-    "the notebook) changes what the test cells import; only tests run outside the kernel would withstand it"))
-
-
 def _marks(student: str) -> list[pytest.MarkDecorator]:
-    known = {"monkeypatch_losslab": [IN_PROCESS_LIMIT]}
-    return known.get(student, [needs_sandbox] * (student in NEEDS_SANDBOX))
+    return [needs_sandbox] * (student in NEEDS_SANDBOX)
 
 
 @pytest.mark.parametrize("student", [pytest.param(s, marks=_marks(s)) for s in STUDENTS])
