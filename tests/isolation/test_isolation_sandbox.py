@@ -107,10 +107,7 @@ def test_planted_links_and_fifos_never_reach_the_grader(run: dict) -> None:
 @needs_full
 def test_disk_is_bounded_as_a_whole(tmp_path: Path) -> None:
     """Many files, each under the per-file limit, in the folder and /tmp together: stopped at disk_mb, and said."""
-    fill = ("import os
-for i in range(40):
-    for d in ('.', '/tmp'):
-"
+    fill = ("import os\nfor i in range(40):\n    for d in ('.', '/tmp'):\n"
             "        open(os.path.join(d, f'f{i}'), 'wb').write(b'x' * (7 << 20))")
     nb, (record,) = _run_cells(tmp_path, sandbox.Limits(file_mb=8, disk_mb=64, cell_timeout=60), fill, "print('alive')")
     assert [o.ename for o in nb.cells[0].outputs if o.output_type == "error"] == ["OSError"]
