@@ -88,9 +88,9 @@ MODULES: dict[str, tuple[str, frozenset[str]]] = {
         (("ast", "dis", "code", "codeop", "marshal", "types", "pdb", "bdb", "trace", "profile", "cProfile",
           "doctest"), "code objects, transformers and tracers",
          ("SimpleNamespace",)),
-        (("base64", "codecs", "zlib", "bz2", "lzma", "binascii", "pickle", "dill", "cloudpickle", "copyreg",
-          "shelve"),
-         "decoding hidden data", ()),
+        (("base64", "codecs", "zlib", "bz2", "lzma", "binascii", "copyreg", "shelve"), "decoding hidden data", ()),
+        (("pickle", "dill", "cloudpickle"), "unpickling (runs code from data)",
+         ("dump", "dumps", "HIGHEST_PROTOCOL", "DEFAULT_PROTOCOL")),
         (("unittest.mock", "mock"), "mock patching", ()),
         (("autograder",), "the grader's own code", ()),
         (("weakref",), "code that runs later (finalizers)", ("ref", "WeakKeyDictionary", "WeakValueDictionary")),
@@ -137,10 +137,12 @@ FAKING_METHODS = frozenset({
 
 #: IPython's history and exit names: In/_ih hold every cell run so far (the hidden tests included).
 IPYTHON_NAMES = re.compile(r"^(In|Out|_ih|_oh|_dh|_i+|_i\d+|__IPYTHON__)$")
-#: Magics that only time, capture or configure plotting; their code argument is scanned like a cell.
+#: Magics that only time, capture, list, install or configure plotting (True: their argument is code, read like
+#: a cell); `%load_ext autoreload` and `%config InlineBackend.*` too, by their argument.
 SAFE_MAGICS = {"matplotlib": False, "time": True, "timeit": True, "capture": True, "pprint": False,
                "precision": False, "env": False, "pip": False, "conda": False, "html": False, "markdown": False,
-               "latex": False}
+               "latex": False, "who": False, "whos": False, "autoreload": False}
+SAFE_MAGIC_ARGS = {"load_ext": re.compile(r"autoreload\s*$"), "config": re.compile(r"InlineBackend\.\w+\s*=")}
 #: Text that names a way in, inside a string (format strings and built names reach attributes too).
 SUSPECT_TEXT = re.compile(r"/proc/|/dev/mem|\.py\b|\b(?:sitecustomize|usercustomize|get_ipython|sys\.modules|ctypes|losslab\.grading|"
                           + "|".join(re.escape(a) for a in sorted(ATTRIBUTES) if "_" in a) + r")\b")
@@ -508,7 +510,8 @@ class _Scanner(ast.NodeVisitor):
 
     def _import(self, node: ast.AST, module: str) -> None:
         if not _installed(module.split(".")[0]):
-            self._flag(node, f"imports {module}, which is not installed (code the submission wrote to a file?)")
+            self._flag(node, f"imports {module}, which the grading environment does not have (a module the "
+                             "submission wrote itself?)")
         self._check_name(node, {_canonical(module)}, references=False)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -533,7 +536,9 @@ class _Scanner(ast.NodeVisitor):
             self._patched(node)
         chain: ast.AST = node
         while isinstance(chain, ast.Attribute):  # a resolved chain is not descended into: check each of its names
-            if chain.attr in ATTRIBUTES or (chain.attr == "__class__" and not isinstance(node.ctx, ast.Load)):
+            own = chain.attr == "__dict__" and isinstance(chain.value, ast.Name) and chain.value.id == "self"
+            stored_class = chain.attr == "__class__" and not isinstance(node.ctx, ast.Load)
+            if (chain.attr in ATTRIBUTES and not own) or stored_class:
                 self._flag(node, f"reaches {chain.attr}")
             if f".{chain.attr}" in self.references:
                 self._flag(node, f"uses the reference implementation ({self.references['.' + chain.attr]}): "
@@ -623,6 +628,9 @@ class _Scanner(ast.NodeVisitor):
         if func.attr not in ("run_line_magic", "run_cell_magic") or not args or args[0] is None:
             return False
         name = args[0]
+        argument = args[1] if len(args) > 1 and args[1] is not None else ""
+        if name in SAFE_MAGIC_ARGS and SAFE_MAGIC_ARGS[name].match(argument.strip()):
+            return True
         if name not in SAFE_MAGICS:
             self._flag(node, f"IPython magic %{name}")
             return True

@@ -77,7 +77,7 @@ ATTACKS = [
     ("importlib", "import importlib\nimportlib.import_module('ctypes')", "import machinery"),
     ("importlib reload", "import importlib, losslab\nimportlib.reload(losslab)", "import machinery"),
     ("rot13 exec", "import codecs\nexec(codecs.decode('vzcbeg bf', 'rot13'))", "decoding"),
-    ("code written to a file", "import solution_helpers_written_by_me\n", "not installed"),
+    ("code written to a file", "import solution_helpers_written_by_me\n", "does not have"),
     ("fake float", "class Close(float):\n    def __eq__(self, other):\n        return True", "__eq__"),
     ("torch function override", "class T(torch.Tensor):\n    @classmethod\n    def __torch_function__(cls, *a, **k):\n"
                                 "        return None", "__torch_function__"),
@@ -238,7 +238,9 @@ def test_source_solutions_are_not_flagged(aid):
 
 
 HONEST = [
-    "%matplotlib inline",
+    "%matplotlib inline\n%load_ext autoreload\n%autoreload 2\n%config InlineBackend.figure_format = 'retina'",
+    "import warnings, pickle\nwarnings.filterwarnings('ignore')\npickle.dump({'a': 1}, open('h.pkl', 'wb'))",
+    "class Config:\n    def __init__(self, **kw):\n        self.__dict__.update(kw)",
     "%time history = train_model(model, train_loader, val_loader, criterion, optimizer, num_epochs=2)",
     "from IPython.display import display, clear_output\ndisplay(model)",
     "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nos.makedirs(os.path.join('out', 'x'), exist_ok=True)",
