@@ -2,6 +2,7 @@
 flagged with its cell, construct and line; honest submissions are not (static analysis only: fast, no kernel)."""
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -15,8 +16,13 @@ SAMPLE = REPO / "autograder" / "sample_class"
 A1, A2, A3 = "a1_loss_curves", "a2_losses_optimizers", "a3_gradients_lr"
 
 
+@functools.lru_cache(maxsize=None)
+def _release_text(aid: str) -> str:
+    return (REPO / "release" / aid / f"{aid}.ipynb").read_text(encoding="utf-8")
+
+
 def _release(aid: str) -> nbformat.NotebookNode:
-    return nbformat.read(REPO / "release" / aid / f"{aid}.ipynb", 4)
+    return nbformat.reads(_release_text(aid), 4)  # a fresh copy: tests edit it
 
 
 def _with(aid: str, cell_id: str, code: str, added: bool = False) -> nbformat.NotebookNode:
