@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from .history import TrainingHistory, as_history
-from .plotting import figure_png, kernel_shell, plot_loss_curves
+from .display import figure_png, kernel_shell
+from .plotting import check_plot_options, plot_loss_curves
 from .signals import best_epoch, find_divergence
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class LivePlot:
 
     def __init__(self, title: str | None = None, *, min_interval: float = 0.5, smoothing: float = 0.0,
                  log_scale: bool | str = "auto", notebook: bool | None = None, file: TextIO | None = None):
+        check_plot_options(smoothing, log_scale)
         self.title = title
         self.min_interval = min_interval
         self.smoothing = smoothing

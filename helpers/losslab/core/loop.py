@@ -106,7 +106,7 @@ def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[],
             if bar is not None:
                 bar.update(1)
             if val is not None and first_nonfinite([val]) is not None:
-                history.stop_reason = StopReason(f"non-finite validation loss ({val}) in epoch {epoch + 1}",
+                history.stop_reason = StopReason(f"{_word(val)} validation loss ({val}) in epoch {epoch + 1}",
                                                  STOP_NONFINITE_VAL, epoch=epoch + 1, value=val)
                 break
             if end_epoch:
@@ -142,7 +142,7 @@ def record_epoch(history: TrainingHistory, result: EpochResult, layer_names: Seq
         history.train_loss.append(value)
         epoch = history.epochs
         history.stop_reason = StopReason(
-            f"non-finite training loss ({value}) in epoch {epoch}, step {cut} of the epoch", STOP_NONFINITE_TRAIN,
+            f"{_word(value)} training loss ({value}) in epoch {epoch}, step {cut} of the epoch", STOP_NONFINITE_TRAIN,
             epoch=epoch, iteration=len(history.iter_loss), value=value)
         losses, sizes = losses[:cut], sizes[:cut]
         norms = None if result.layer_norms is None else np.asarray(result.layer_norms)[:cut]
@@ -158,6 +158,10 @@ def record_epoch(history: TrainingHistory, result: EpochResult, layer_names: Seq
         names = list(layer_names) or [f"param{j}" for j in range(norms.shape[1])]
         for j, name in enumerate(names):
             history.layer_grad_norm.setdefault(name, []).append(float(np.mean(norms[:, j])))
+
+
+def _word(value: float) -> str:
+    return "overflowed" if math.isfinite(value) else "non-finite"
 
 
 def _live_plot(enabled: bool):

@@ -16,7 +16,9 @@ from .smoothing import ema_smooth
 
 #: EMA weight for the smoothed loss (fastai's and Smith's usual 0.98 is for ~100-step sweeps).
 SMOOTHING = 0.9
-#: Stop once the smoothed loss exceeds this multiple of its best value: the run has diverged.
+#: Stop once the smoothed loss exceeds this multiple of its best value: the run has diverged. A loss that can
+#: be negative (a log-likelihood) has no meaningful multiple: there the sweep stops once the loss rose
+#: ``DIVERGE_FACTOR - 1`` times the larger of ``|best|`` and how far it had fallen from its start.
 DIVERGE_FACTOR = 4.0
 
 
@@ -30,10 +32,14 @@ class RangeTestResult:
     suggested_lr: float | None = None
 
     def plot(self, ax=None, show: bool = True):
-        """Loss against learning rate (log x), with the suggestion marked."""
-        import matplotlib.pyplot as plt
+        """Loss against learning rate (log x), with the suggestion marked; shown like every losslab figure.
 
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+        Unlike the record plots, a new figure is registered with pyplot even with ``show=False``, as it
+        always was: a caller may draw on it and then call ``plt.show()`` (lecture 04 does).
+        """
+        from .display import figure_axes, finish
+
+        fig, ax = figure_axes(ax, True, figsize=(6.0, 4.0))
         ax.plot(self.lrs, self.losses, color="0.75", lw=1, label="loss")
         ax.plot(self.lrs, self.smoothed, color="C0", lw=2, label="smoothed")
         if self.suggested_lr is not None:
@@ -43,9 +49,7 @@ class RangeTestResult:
         ax.set_ylabel("training loss")
         ax.set_title("Learning-rate range test")
         ax.legend()
-        if show:
-            plt.show()
-        return fig
+        return finish(fig, show)
 
 
 def suggest_lr(lrs, losses, smoothing: float = SMOOTHING) -> float | None:
@@ -53,8 +57,10 @@ def suggest_lr(lrs, losses, smoothing: float = SMOOTHING) -> float | None:
 
     Returns None when the loss never falls (too few points, or the range started too high).
     """
-    lrs = np.asarray(lrs, dtype=float)
+    lrs = np.asarray(lrs, dtype=float).reshape(-1)
     smooth = ema_smooth(losses, smoothing)
+    if lrs.size != smooth.size:
+        raise ValueError(f"lrs and losses must pair up, got {lrs.size} learning rates and {smooth.size} losses")
     finite = np.isfinite(smooth) & (lrs > 0)
     lrs, smooth = lrs[finite], smooth[finite]
     if len(lrs) < 5:
@@ -89,7 +95,8 @@ def run_range_test(step: Callable[[float], float], start_lr: float = 1e-6, end_l
         value = avg / (1 - smoothing ** (i + 1))
         smoothed.append(value)
         best = min(best, value)
-        if value > diverge_factor * best:
+        first = smoothed[0]
+        if value - best > (diverge_factor - 1) * (best if best > 0 else max(-best, first - best)):
             break
     return RangeTestResult(lrs, losses, smoothed, suggest_lr(lrs, losses, smoothing))
 

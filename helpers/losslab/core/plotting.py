@@ -12,9 +12,7 @@ Conventions shared by every figure here:
   ``x`` there; the run is labelled "diverged (NaN) at epoch k": the axis keeps the range of the finite values.
   Values beyond ``signals.HUGE`` (1e200) count as overflowed too. Whether and where a run diverged is
   `signals.find_divergence`, the definition the diagnosis and the live status line use as well.
-- Figures are built without pyplot when ``show=False`` (nothing piles up in pyplot's registry);
-  ``show=True`` shows them the way the running environment can (inline, GUI window, or a PNG in a kernel
-  whose backend cannot show) and never emits matplotlib's "cannot show" warning.
+- Figures are made and shown through `losslab.core.display`, like every figure losslab draws.
 """
 from __future__ import annotations
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from .history import EPOCH_KEYS, ITER_KEYS, TrainingHistory, as_history
 from .signals import Divergence, best_epoch, find_divergence, first_nonfinite
+from .display import figure_axes, figure_png, finish, kernel_shell, new_figure, show_figure  # noqa: F401
 from .smoothing import ema_smooth, minmax_envelope, minmax_indices
 
 if TYPE_CHECKING:
@@ -41,7 +40,6 @@ MAX_ITER_POINTS = 2000
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR, BAD_COLOR = "C0", "C1", "0.35", "C3"
 #: In `plot_histories`, a run whose series ends this many times above its start "blew up".
 BLOWUP = 100.0
-_NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
 
 # -- public figures ----------------------------------------------------------------------------------
@@ -54,9 +52,10 @@ def plot_loss_curves(history: HistoryLike, title: str | None = None, *, smoothin
     the curves go into that axes and nothing is shown unless ``show=True``; otherwise a new figure is
     made and shown unless ``show=False``.
     """
+    check_plot_options(smoothing, log_scale)
     h = as_history(history)
     show = ax is None if show is None else show  # an axes handed in is the caller's to show
-    fig, ax = _axes(ax, show, figsize=(8.0, 4.8))
+    fig, ax = figure_axes(ax, show, figsize=(8.0, 4.8))
     drawn: list[np.ndarray] = []
     if show_iterations and len(h.iter_loss):
         drawn += _draw_iterations(ax, h.iter_loss, len(h.iter_loss) / h.epochs, smoothing, TRAIN_COLOR,
@@ -68,7 +67,7 @@ def plot_loss_curves(history: HistoryLike, title: str | None = None, *, smoothin
     _mark_best_and_overfitting(ax, h, diverged)
     _mark_stop(ax, h, diverged)
     _finish_axes(ax, drawn, log_scale, "loss", title or "Training and validation loss")
-    return _finish(fig, show)
+    return finish(fig, show)
 
 
 def plot_lr_comparison(results: Mapping[float, HistoryLike], title: str | None = None,
@@ -80,22 +79,25 @@ def plot_lr_comparison(results: Mapping[float, HistoryLike], title: str | None =
     if not results:
         raise ValueError("plot_lr_comparison needs at least one {learning_rate: history} entry")
     runs = {float(lr): as_history(h) for lr, h in sorted(results.items(), key=lambda kv: float(kv[0]))}
+    if len(runs) < len(results):
+        raise ValueError("two entries of results have the same learning rate: give each run its own rate")
+    labels = dict(zip(runs, _distinct_labels(list(runs))))
     n = len(runs) + 1
     ncols = min(3, n)
     nrows = -(-n // ncols)
-    fig = _figure(show, figsize=(4.6 * ncols, 3.5 * nrows))
+    fig = new_figure(show, figsize=(4.6 * ncols, 3.5 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, (lr, h) in zip(axes, runs.items()):
-        plot_loss_curves(h, title=f"lr = {lr:g}", ax=ax, show=False)
+        plot_loss_curves(h, title=labels[lr], ax=ax, show=False)
         if _divergence(h) is not None:
-            ax.set_title(f"lr = {lr:g}: diverged", color=BAD_COLOR)
+            ax.set_title(f"{labels[lr]}: diverged", color=BAD_COLOR)
     key = "val_loss" if all(len(h.val_loss) for h in runs.values()) else "train_loss"
-    plot_histories({f"lr = {lr:g}": h for lr, h in runs.items()}, key=key, ax=axes[n - 1],
+    plot_histories({labels[lr]: h for lr, h in runs.items()}, key=key, ax=axes[n - 1],
                    title=f"all runs: {key.replace('_', ' ')}", show=False)
     for ax in axes[n:]:
         ax.remove()
     fig.suptitle(title or "Learning-rate comparison")
-    return _finish(fig, show)
+    return finish(fig, show)
 
 
 def plot_training_dashboard(history: HistoryLike, show: bool = True) -> Figure:
@@ -105,7 +107,7 @@ def plot_training_dashboard(history: HistoryLike, show: bool = True) -> Figure:
     LR step at a glance.
     """
     h = as_history(history)
-    fig = _figure(show, figsize=(15.0, 4.3))
+    fig = new_figure(show, figsize=(15.0, 4.3))
     loss_ax, grad_ax, lr_ax = fig.subplots(1, 3, sharex=True)
     plot_loss_curves(h, title="loss", ax=loss_ax, show=False)
 
@@ -125,7 +127,7 @@ def plot_training_dashboard(history: HistoryLike, show: bool = True) -> Figure:
     if drawn and lr_ax.get_yscale() == "linear":
         _set_ylim(lr_ax, np.append(drawn[0], 0.0), log=False)  # from 0: a constant LR is a flat line
     fig.suptitle("Training dashboard")
-    return _finish(fig, show)
+    return finish(fig, show)
 
 
 def plot_histories(histories: Mapping[str, HistoryLike], key: str = "val_loss", title: str | None = None, *,
@@ -138,6 +140,7 @@ def plot_histories(histories: Mapping[str, HistoryLike], key: str = "val_loss", 
     follows the runs that did not blow up (ended in NaN/Inf, or ended above ``BLOWUP`` times their first
     value), so one diverged learning rate does not flatten the others into a line at the bottom.
     """
+    check_plot_options(smoothing, log_scale)
     if key not in EPOCH_KEYS + ITER_KEYS:
         raise ValueError(f"key must be one of {', '.join(EPOCH_KEYS + ITER_KEYS)}; got {key!r}")
     if not histories:
@@ -146,7 +149,7 @@ def plot_histories(histories: Mapping[str, HistoryLike], key: str = "val_loss", 
     if not any(len(h[key]) for h in runs.values()):
         raise ValueError(f"none of the histories has a {key!r} series")
     show = ax is None if show is None else show  # an axes handed in is the caller's to show
-    fig, ax = _axes(ax, show, figsize=(8.0, 4.8))
+    fig, ax = figure_axes(ax, show, figsize=(8.0, 4.8))
     drawn: list[np.ndarray] = []
     calm: list[np.ndarray] = []
     for i, (name, h) in enumerate(runs.items()):
@@ -174,7 +177,25 @@ def plot_histories(histories: Mapping[str, HistoryLike], key: str = "val_loss", 
                  title or f"{ylabel} by run")
     if calm and len(calm) < len(drawn):
         _set_ylim(ax, np.concatenate(calm), log=ax.get_yscale() == "log")
-    return _finish(fig, show)
+    return finish(fig, show)
+
+
+def _distinct_labels(lrs: list[float]) -> list[str]:
+    """"lr = 0.1"-style labels with as many digits as it takes to tell every rate apart."""
+    for digits in range(6, 18):
+        labels = [f"lr = {lr:.{digits}g}" for lr in lrs]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"lr = {lr!r}" for lr in lrs]
+
+
+def check_plot_options(smoothing: float, log_scale: bool | str) -> None:
+    """Refuse options that would otherwise be silently ignored."""
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float, np.floating)) \
+            or not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing is an EMA weight in [0, 1) (0 = off), got {smoothing!r}")
+    if log_scale not in (True, False, "auto"):
+        raise ValueError(f"log_scale must be True, False or 'auto', got {log_scale!r}")
 
 
 # -- drawing pieces -------------------------------------------------------------------------------
@@ -282,6 +303,10 @@ def _finish_axes(ax: Axes, drawn: list[np.ndarray], log_scale: bool | str, ylabe
         ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", color="0.5")
     if log_scale == "auto":
         log_scale = use_log_scale(drawn)
+    elif log_scale and not any((s[np.isfinite(s)] > 0).any() for s in drawn):
+        log_scale = False  # nothing positive and finite: a log axis would have no range and fail to render
+        ax.text(0.5, 0.5, "no positive finite value to draw on a log scale", transform=ax.transAxes,
+                ha="center", va="center", color="0.5")
     if log_scale:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
@@ -327,89 +352,3 @@ def _cut(values: list[float]) -> tuple[np.ndarray, bool]:
          else np.fromiter(values, dtype=float, count=len(values)))
     k = first_nonfinite(y)
     return (y[:k], True) if k is not None else (y, False)
-
-
-# -- figures and showing ------------------------------------------------------------------------------
-def _figure(show: bool, figsize: tuple[float, float], layout: str = "constrained") -> Figure:
-    """A pyplot figure when it is to be shown, a free-standing one otherwise (nothing to close later)."""
-    if show:
-        import matplotlib.pyplot as plt
-
-        return plt.figure(figsize=figsize, layout=layout)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, layout=layout)
-
-
-def _axes(ax: Axes | None, show: bool, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    """The caller's axes, or one axes on a new figure with fixed margins.
-
-    Fixed margins instead of constrained layout: on one axes they look the same and halve the time to
-    a PNG (the layout engine measures every tick label on every draw, which LivePlot does often).
-    """
-    if ax is not None:
-        return ax.figure, ax
-    fig = _figure(show, figsize, layout="none")
-    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.11, top=0.92)
-    return fig, fig.add_subplot()
-
-
-def _finish(fig: Figure, show: bool) -> Figure:
-    if show:
-        show_figure(fig)
-    return fig
-
-
-def show_figure(fig: Figure) -> None:
-    """Show `fig` once, whatever runs this: Jupyter/Colab inline, a GUI backend, or a headless kernel.
-
-    In a kernel the returned figure would be drawn a second time as the cell's value; that one echo is
-    suppressed (a later cell that evaluates the figure still shows it).
-    """
-    import matplotlib
-    import matplotlib.pyplot as plt
-
-    shell = kernel_shell()
-    backend = matplotlib.get_backend().lower()
-    if backend in _NON_INTERACTIVE:
-        if shell is None:
-            return  # a script on Agg: nothing can be shown, and plt.show() would only warn
-        from IPython.display import Image, display
-
-        display(Image(data=figure_png(fig)))
-        plt.close(fig)
-    else:
-        plt.show()
-    if shell is not None:
-        _suppress_echo(fig, shell)
-
-
-def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
-    """The figure rendered to PNG bytes (what a notebook displays)."""
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
-    return buf.getvalue()
-
-
-def kernel_shell() -> Any:
-    """The running IPython kernel's shell, or None in a terminal/script (IPython is never imported here)."""
-    import sys
-
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return shell if getattr(shell, "kernel", None) is not None else None
-
-
-def _suppress_echo(fig: Figure, shell: Any) -> None:
-    shown_in = shell.execution_count
-
-    def _ipython_display_() -> None:
-        del fig._ipython_display_
-        if shell.execution_count != shown_in:  # a later cell asks for the figure: show it
-            from IPython.display import Image, display
-
-            display(Image(data=figure_png(fig)))
-
-    fig._ipython_display_ = _ipython_display_

@@ -87,6 +87,9 @@ def decimate_minmax(x: ArrayLike, y: ArrayLike, max_points: int = 2000) -> tuple
 def minmax_indices(y: np.ndarray, max_points: int = 2000) -> np.ndarray:
     """The sorted positions `decimate_minmax` keeps, for callers that build x only for those points."""
     ya = np.asarray(y, dtype=float).ravel()
+    if isinstance(max_points, bool) or not float(max_points).is_integer():
+        raise TypeError(f"max_points must be a whole number, got {max_points!r}")
+    max_points = int(max_points)
     if max_points < 4:
         raise ValueError(f"max_points must be at least 4 (first, last and one min/max pair), got {max_points}")
     n = ya.size

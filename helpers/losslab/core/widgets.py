@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .history import TrainingHistory, as_history
-from .plotting import figure_png, plot_loss_curves
+from .display import figure_png
+from .plotting import plot_loss_curves
 
 TrainFn = Callable[[float, str, float], "TrainingHistory | Mapping[str, Any]"]
 
