@@ -304,18 +304,17 @@ def _fold(node: ast.AST | None) -> str | None:
         bounds = [_int(b) if b is not None else None for b in (node.slice.lower, node.slice.upper, node.slice.step)]
         parts = [b for b, given in zip(bounds, (node.slice.lower, node.slice.upper, node.slice.step)) if given]
         return None if base is None or None in parts or bounds[2] == 0 else base[slice(*bounds)]
-    if not isinstance(node, ast.Call) or not node.args:
+    if not isinstance(node, ast.Call):
         return None
-    func, first = node.func, node.args[0]
+    func, first = node.func, (node.args[0] if node.args else None)
     if isinstance(func, ast.Name):
-        if func.id == "chr" and isinstance(first, ast.Constant) and isinstance(first.value, int):
-            return chr(first.value) if 0 <= first.value < 0x110000 else None
-        return _fold(first) if func.id in ("str", "bytes") else None
+        parts = _pieces(node)
+        return None if parts is None else "".join(parts)
     if not isinstance(func, ast.Attribute):
         return None
-    if func.attr == "join" and isinstance(first, (ast.List, ast.Tuple)):
-        sep, parts = _fold(func.value), [_fold(e) for e in first.elts]
-        return None if sep is None or None in parts else sep.join(parts)  # type: ignore[arg-type]
+    if func.attr == "join":
+        sep, parts = _fold(func.value), _pieces(first)
+        return None if sep is None or parts is None else sep.join(parts)
     text = _fold(first)
     try:
         if func.attr in ("b64decode", "decodebytes", "urlsafe_b64decode") and text is not None:
@@ -336,6 +335,30 @@ def _fold(node: ast.AST | None) -> str | None:
     except (IndexError, KeyError, ValueError, TypeError):
         return None
     return inner if func.attr in ("decode", "encode") else None
+
+
+def _pieces(node: ast.AST | None) -> list[str] | None:
+    """The strings a join would glue: a list or tuple of foldables, a string, chr/map(chr)/reversed/str/bytes."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        parts = [_fold(e) for e in node.elts]
+        return None if None in parts else parts  # type: ignore[return-value]
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args):
+        text = _fold(node)
+        return None if text is None else list(text)
+    name, first = node.func.id, node.args[0]
+    if name == "chr":
+        code = _int(first)
+        return [chr(code)] if code is not None and 0 <= code < 0x110000 else None
+    if name == "map" and len(node.args) == 2 and isinstance(first, ast.Name) and first.id == "chr":
+        codes = [_int(e) for e in getattr(node.args[1], "elts", [None])]
+        return None if None in codes or not all(0 <= c < 0x110000 for c in codes) else [chr(c) for c in codes]
+    if name in ("reversed", "str", "bytes", "list", "tuple"):
+        if name == "bytes" and isinstance(first, (ast.List, ast.Tuple)):
+            codes = [_int(e) for e in first.elts]
+            return None if None in codes or not all(0 <= c < 256 for c in codes) else [chr(c) for c in codes]
+        parts = _pieces(first)
+        return None if parts is None else (parts[::-1] if name == "reversed" else parts)
+    return None
 
 
 def _int(node: ast.AST) -> int | None:
