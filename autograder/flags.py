@@ -78,9 +78,9 @@ MODULES: dict[str, tuple[str, frozenset[str]]] = {
         (("builtins", "__builtin__", "__main__"), "builtins / __main__ (the interpreter's namespaces)", ()),
         (("importlib", "imp", "pkgutil", "zipimport", "runpy", "site", "sitecustomize", "usercustomize"),
          "import machinery", ()),
-        (("subprocess", "pty", "pexpect", "multiprocessing", "posix", "_posixsubprocess", "concurrent.futures.process",
-          "concurrent.futures.ProcessPoolExecutor", "socket", "ssl",
-          "urllib.request", "http.client", "requests"), "processes, the shell or the network", ()),
+        (("subprocess", "pty", "pexpect", "multiprocessing", "posix", "_posixsubprocess", "socket", "ssl",
+          "concurrent.futures.process", "concurrent.futures.ProcessPoolExecutor", "urllib.request", "http.client",
+          "requests"), "processes, the shell or the network", ()),
         (("signal", "atexit", "faulthandler", "resource", "threading", "_thread", "asyncio", "sched"),
          "code that runs later or outside the cell (threads, signals, exit hooks, the event loop)", ()),
         (("IPython", "ipykernel", "traitlets", "jupyter_client", "jupyter_core", "zmq", "tornado", "nbformat",
@@ -117,8 +117,9 @@ ATTRIBUTES = frozenset({
     "__dict__", "__getattribute__", "__setattr__", "__delattr__", "__import__", "__loader__", "__spec__",
     "__defaults__", "__kwdefaults__", "__self__", "__func__", "__reduce__", "__reduce_ex__", "__traceback__",
     "f_globals", "f_locals", "f_back", "f_builtins", "f_code", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
-    "co_code", "co_consts", "__array_interface__", "__array_struct__", "input_transformers_cleanup", "input_transformers_post", "input_transformer_manager",
-    "ast_transformers", "run_cell", "run_cell_async", "run_ast_nodes", "run_code", "showtraceback",
+    "co_code", "co_consts", "__array_interface__", "__array_struct__", "input_transformers_cleanup",
+    "input_transformers_post", "input_transformer_manager", "ast_transformers", "run_cell", "run_cell_async",
+    "run_ast_nodes", "run_code", "showtraceback",
     "_showtraceback", "showsyntaxerror", "set_custom_exc", "custom_exceptions", "user_ns", "user_global_ns",
     "history_manager", "magics_manager", "register_magic_function", "transform_cell", "prefilter_manager",
     "display_pub", "displayhook", "excepthook", "system_piped", "system_raw", "getoutput", "events",
@@ -144,8 +145,9 @@ SAFE_MAGICS = {"matplotlib": False, "time": True, "timeit": True, "capture": Tru
                "latex": False, "who": False, "whos": False, "autoreload": False}
 SAFE_MAGIC_ARGS = {"load_ext": re.compile(r"autoreload\s*$"), "config": re.compile(r"InlineBackend\.\w+\s*=")}
 #: Text that names a way in, inside a string (format strings and built names reach attributes too).
-SUSPECT_TEXT = re.compile(r"/proc/|/dev/mem|\.py\b|\b(?:sitecustomize|usercustomize|get_ipython|sys\.modules|ctypes|losslab\.grading|"
-                          + "|".join(re.escape(a) for a in sorted(ATTRIBUTES) if "_" in a) + r")\b")
+SUSPECT_TEXT = re.compile(r"/proc/|/dev/mem|\.py\b|\b(?:sitecustomize|usercustomize|get_ipython|sys\.modules|ctypes|"
+                          r"losslab\.grading|" + "|".join(re.escape(a) for a in sorted(ATTRIBUTES) if "_" in a)
+                          + r")\b")
 MAX_FLAGS = 12
 
 
@@ -623,7 +625,8 @@ class _Scanner(ast.NodeVisitor):
             if f".{keyword.arg}" in self.references:
                 self._flag(node, f"uses the reference implementation ({self.references['.' + keyword.arg]}): "
                                  f"{keyword.arg}=")
-            if (keyword.arg, getattr(keyword.value, "value", None)) in (("allow_pickle", True), ("weights_only", False)):
+            unpickles = (("allow_pickle", True), ("weights_only", False))
+            if (keyword.arg, getattr(keyword.value, "value", None)) in unpickles:
                 self._flag(node, f"{keyword.arg}={keyword.value.value} (unpickling runs code from data)")
         self.generic_visit(node)
 

@@ -48,7 +48,8 @@ def run_here(limits: Any = None) -> None:
         nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
         error = None
         try:
-            nb, _ = execute(config=config).preprocess(nb, {"metadata": {"path": str(folder), "name": "preflight.ipynb"}})
+            resources = {"metadata": {"path": str(folder), "name": "preflight.ipynb"}}
+            nb, _ = execute(config=config).preprocess(nb, resources)
         except Exception as exc:  # whatever stops the kernel: its message is the reason to show
             lines = str(exc).strip().splitlines()
             error = f"{type(exc).__name__}: {lines[-1] if lines else ''}".strip(": ")

@@ -31,8 +31,8 @@ def named_pattern(named_regexp: str) -> re.Pattern[str]:
     except re.error as exc:
         raise BadSubmissions(f"--named-regexp {named_regexp!r} is not a valid regular expression: {exc}") from None
     if "student_id" not in pattern.groupindex:
-        raise BadSubmissions(f"--named-regexp {named_regexp!r} has no (?P<student_id>...) group, so no file name can say "
-                         f"whose it is; the default is {DEFAULT_NAMED_REGEXP!r}")
+        raise BadSubmissions(f"--named-regexp {named_regexp!r} has no (?P<student_id>...) group, so no file name "
+                             f"can say whose it is; the default is {DEFAULT_NAMED_REGEXP!r}")
     return pattern
 
 
@@ -52,7 +52,8 @@ def from_folder(root: Path, assignments: list[str]) -> list[Submission]:
 
 
 def _students(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_")))
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_")))
 
 
 def _skipped_in_folder(root: Path, assignments: list[str]) -> list[tuple[str, str]]:

@@ -44,7 +44,8 @@ ATTACKS = [
     ("input transformer", "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])",
      "input_transformers_cleanup"),
     ("ast transformer", "import ast\nclass _E(ast.NodeTransformer):\n    def visit_Module(self, node):\n"
-                        "        return ast.Module([], [])\nget_ipython().ast_transformers.append(_E())", "ast_transformers"),
+                        "        return ast.Module([], [])\nget_ipython().ast_transformers.append(_E())",
+     "ast_transformers"),
     ("run_cell replaced", "_ip = get_ipython()\n_ip.run_cell = lambda *a, **k: None", "run_cell"),
     ("shell reached through sys.modules", "import sys\nsys.modules['__main__'].get_ipython", "sys.modules"),
     ("grading helper patched through sys.modules",
@@ -55,7 +56,8 @@ ATTACKS = [
      "monkeypatches losslab.grading.check_close"),
     ("numpy comparison patched", "import numpy.testing as npt\nnpt.assert_allclose = lambda *a, **k: None",
      "monkeypatches npt.assert_allclose"),
-    ("torch patched through an alias", "F = torch.nn.functional\nF.mse_loss = lambda a, b: 0", "monkeypatches F.mse_loss"),
+    ("torch patched through an alias", "F = torch.nn.functional\nF.mse_loss = lambda a, b: 0",
+     "monkeypatches F.mse_loss"),
     ("setattr on a module", "import losslab\nsetattr(losslab, 'identify_training_issues', print)", "monkeypatches"),
     ("class patched through an instance", "type(model).forward = lambda self, x: x", "through an instance"),
     ("ctypes", "import ctypes\nctypes.string_at(0)", "ctypes"),
@@ -74,10 +76,12 @@ ATTACKS = [
     ("exec of a built string", "_c = 'import ' + name\nexec(_c)", "exec"),
     ("exec of base64", "import base64\nexec(base64.b64decode('aW1wb3J0IGN0eXBlcw=='))", "ctypes"),
     ("eval of compile", "eval(compile(source, 'x', 'exec'))", "eval"),
-    ("getattr with a built name", "getattr(get_ipython(), ''.join(['ast_', 'transformers'])).clear()", "ast_transformers"),
+    ("getattr with a built name", "getattr(get_ipython(), ''.join(['ast_', 'transformers'])).clear()",
+     "ast_transformers"),
     ("getattr with a computed name", "getattr(__builtins__, chr(101) + name)('1')", "builtins"),
     ("getattr of a reversed string", "getattr(get_ipython(), 'sremrofsnart_tsa'[::-1]).clear()", "ast_transformers"),
-    ("exec of map(chr, ...)", "exec(''.join(map(chr, [105, 109, 112, 111, 114, 116, 32, 99, 116, 121, 112, 101, 115])))",
+    ("exec of map(chr, ...)", "exec(''.join(map(chr, [105, 109, 112, 111, 114, 116, 32, 99, 116, 121, 112, 101, "
+                              "115])))",
      "ctypes"),
     ("getattr of a reversed join", "getattr(__builtins__, ''.join(reversed('cexe')))('1')", "builtins.exec"),
     ("getattr passed around", "_g = getattr\n_g(torch, 'optim')", "getattr passed as a value"),
@@ -143,7 +147,8 @@ REFERENCE_CALLS = [
     (A1, "train_model", "from losslab.torch import train_with_loss_tracking\n"
                         "def train_model(model, train_loader, val_loader, criterion, optimizer, num_epochs=10):\n"
                         "    return train_with_loss_tracking(model, train_loader, val_loader, criterion, optimizer,\n"
-                        "                                    num_epochs=num_epochs)", "losslab.torch.train_with_loss_tracking"),
+                        "                                    num_epochs=num_epochs)",
+     "losslab.torch.train_with_loss_tracking"),
     (A1, "diagnose", "def diagnose(history):\n    return identify_training_issues(history).primary",
      "losslab.torch.identify_training_issues"),
     (A1, "train_one_epoch", "import losslab.core.loop as L\nrun = L.run_epochs", "losslab.core.loop.run_epochs"),
@@ -153,7 +158,8 @@ REFERENCE_CALLS = [
     (A2, "regression_losses", "def mse_loss(pred, target):\n    return torch.nn.functional.mse_loss(pred, target)",
      "torch.nn.functional.mse_loss"),
     (A2, "cross_entropy", "import torch.nn.functional as F\n"
-                          "def cross_entropy_from_logits(logits, targets):\n    return F.cross_entropy(logits, targets)",
+                          "def cross_entropy_from_logits(logits, targets):\n"
+                          "    return F.cross_entropy(logits, targets)",
      "torch.nn.functional.cross_entropy"),
     (A2, "bce_with_logits", "from torch import nn\n"
                             "def bce_with_logits(logits, targets):\n    return nn.BCEWithLogitsLoss()(logits, targets)",
@@ -223,7 +229,8 @@ def test_the_reference_table_is_keyed_by_assignment():
 REACHES = {"crashes_kernel": "ctypes"}  # reads address 0 through ctypes to kill its kernel
 
 
-@pytest.mark.parametrize("path", sorted(SAMPLE.glob("*/*/*.ipynb")), ids=lambda p: f"{p.parents[1].name}/{p.parent.name}")
+@pytest.mark.parametrize("path", sorted(SAMPLE.glob("*/*/*.ipynb")),
+                         ids=lambda p: f"{p.parents[1].name}/{p.parent.name}")
 def test_sample_class_flags_only_what_really_reaches_in(path):
     aid, student = path.parent.name, path.parents[1].name
     flags = scan_submission({path.name: path.read_bytes()}, REPO / "release" / aid, aid)
