@@ -28,7 +28,8 @@ def check(limits: Any = None, scheduler: str | None = None) -> None:
 
 
 def run_here(limits: Any = None) -> None:
-    """The check on this machine, through the grader's own sandbox code (sandbox.apply and its Execute)."""
+    """The check on this machine, through the grader's own sandbox code: sandbox.apply and the Execute step it
+    installs, so every kernel grading starts (the student's, and the verdict kernel for test cells) starts here."""
     import nbformat
     from nbgrader.preprocessors import Execute
     from traitlets.config import Config
