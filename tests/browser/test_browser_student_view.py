@@ -91,7 +91,7 @@ def _index_of(sources: list[str], needle: str) -> int:
     return hits[0]
 
 
-def _open_and_run(lab, driver, shoot, rel: str, name: str, timeout: float, **kwargs) -> tuple[list[str], list]:
+def _open_and_run(lab, driver, shoot, rel: str, name: str, **kwargs) -> tuple[list[str], list]:
     """Open `rel` in JupyterLab, Run All from the menu, wait; screenshots `name`-0-opened and -1-top-after-run."""
     assert (lab.root / rel).exists(), f"{rel} is missing from the repository"
     sources = _code_sources(lab.root / rel)
@@ -99,7 +99,7 @@ def _open_and_run(lab, driver, shoot, rel: str, name: str, timeout: float, **kwa
     try:
         nb.open_notebook(driver, lab, rel, len(sources))
         shoot(driver, f"{name}-0-opened")
-        cells = nb.run_all(driver, timeout, **kwargs)
+        cells = nb.run_all(driver, lab, rel, **kwargs)
     except Exception:
         shoot(driver, f"{name}-FAILED")
         print("cells when it failed:\n" + _describe(nb.cells(driver)) + "\njupyterlab log:\n" + lab.log_tail())
@@ -116,7 +116,7 @@ def _describe(cells) -> str:
 
 def test_lecture_05_shows_plots_widget_and_live_plot(lab, driver, shoot):
     """Run All: every cell runs, no error output, plots decode, one live figure, the LR explorer redraws."""
-    sources, cells = _open_and_run(lab, driver, shoot, LECTURE, "lecture05", timeout=300)
+    sources, cells = _open_and_run(lab, driver, shoot, LECTURE, "lecture05")
     assert all(c.executed for c in cells), "cells that did not run:\n" + _describe(c for c in cells if not c.executed)
     broken = [c for c in cells if c.errors]
     assert not broken, "error outputs:\n" + _describe(broken)
@@ -162,7 +162,7 @@ def test_lecture_05_shows_plots_widget_and_live_plot(lab, driver, shoot):
 
 def test_a1_release_shows_only_its_stubs(lab, driver, shoot):
     """The student version, run cell block by cell block past each failure: only NotImplementedError shows."""
-    _, cells = _open_and_run(lab, driver, shoot, RELEASE, "a1-release", timeout=300, continue_after_errors=True)
+    _, cells = _open_and_run(lab, driver, shoot, RELEASE, "a1-release", continue_after_errors=True)
     assert all(c.executed for c in cells)
     stubs = [c for c in cells if "NotImplementedError" in c.errors]
     assert stubs, "the student version should show its NotImplementedError stubs"
