@@ -4,7 +4,9 @@ A learning rate of 0.05 "should" make a run oscillate, but whether it did is a f
 below reads the run itself and, where a cause is relative ("too slow", "too small a model"), compares it with
 its *healthy twin*: the healthy run on the same data, framework and seed. The checks deliberately use
 evidence the diagnosis never sees (the twin, how far the first layer's weights moved) or a stricter, plainer
-form of the definition, so a run that passes is an honest example of its cause. Runs that fail are dropped
+form of the definition, so a run that passes is an honest example of its cause. Divergence is the exception:
+it has one definition in the project (`losslab.core.signals.find_divergence`, what the plots mark), and a
+run that spiked but recovered is not diverged by it, so it cannot carry that label. Runs that fail are dropped
 and listed with the reason; none is relabelled.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 import numpy as np
 
 from losslab.core.history import TrainingHistory
+from losslab.core.signals import find_divergence
 
 #: A twin is "clearly better" when its final training loss is at most half of the run's.
 WORSE = 2.0
@@ -21,7 +24,7 @@ WORSE = 2.0
 
 def initial_loss(h: TrainingHistory) -> float:
     """The loss before any update: the first iteration's (the first epoch's mean when iterations are missing)."""
-    return float(h.iter_loss[0] if h.iter_loss else h.train_loss[0])
+    return float(h.iter_loss[0] if len(h.iter_loss) else h.train_loss[0])
 
 
 def uphill(h: TrainingHistory) -> float:
@@ -41,10 +44,11 @@ def check(label: str, h: TrainingHistory, twin: TrainingHistory | None, floor: f
     val = np.asarray(h.val_loss, dtype=float)
     finite = bool(np.isfinite(train).all() and np.isfinite(val).all() and np.isfinite(h.iter_loss).all())
     init = initial_loss(h)
-    if label == "diverging":
+    if label == "diverging":  # the project's one definition (plots mark the same runs)
+        found = find_divergence(h.train_loss, h.val_loss, h.iter_loss)
         peak = float(np.max(np.concatenate([train, np.asarray(h.iter_loss, dtype=float)])))
-        ok = (not finite) or peak >= 10 * init
-        return ok, f"non-finite loss: {not finite}; peak/initial loss = {peak / init:.3g} (needs NaN/Inf or >= 10)"
+        return found is not None, (f"losslab.core.signals.find_divergence: {found.kind if found else 'none'}; "
+                                   f"peak/initial loss = {peak / init:.3g}, last/initial = {train[-1] / init:.3g}")
     if not finite:
         return False, "the loss became non-finite: this run diverged"
     n = len(train)

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import autotrainer, naive  # noqa: E402
-from tune import ALIAS, tune  # noqa: E402
+from tune import ALIAS, Predictions, tune  # noqa: E402
 
 from losslab.core.diagnosis import identify_training_issues  # noqa: E402
 from losslab.core.history import TrainingHistory  # noqa: E402
@@ -44,9 +44,9 @@ def load(path: Path) -> list[dict]:
     return runs
 
 
-def load_dev() -> list[dict]:
+def load_dev(path: Path = DEV) -> list[dict]:
     """The development runs: the only ones tuning may read."""
-    return load(DEV)
+    return load(path)
 
 
 def ours(settings: dict[str, float]) -> Method:
@@ -86,19 +86,24 @@ def confusion(truth: list[str], pred: list[str]) -> str:
 
 
 def leave_one_family_out(runs: list[dict]) -> dict[str, list[str]]:
-    """Predictions for every run from thresholds tuned without its family, plus defaults and baselines."""
+    """Predictions for every run from thresholds tuned without its family, plus defaults and baselines.
+
+    Each run's tuned thresholds are kept in ``run["settings"]``, so its misdiagnosis is explained with them.
+    """
     preds: dict[str, list[str]] = {m: [""] * len(runs) for m in ("ours", "ours-defaults", "ours-epochs",
                                                                    *BASELINES)}
     families = sorted({r["family"] for r in runs})
+    cache = Predictions()
     for fam in families:
         train = [r for r in runs if r["family"] != fam]
-        settings = tune(train)
+        settings = tune(train, predictions=cache)
         changed = {k: v for k, v in settings.items() if v != getattr(_defaults(), k)}
         print(f"  held out {fam:<24} tuned on {len(train)} runs: {changed or 'defaults kept'}", flush=True)
         methods = {"ours": ours(settings), "ours-defaults": ours({}), "ours-epochs": ours_losses_only(settings),
                    **BASELINES}
         for i, r in enumerate(runs):
             if r["family"] == fam:
+                r["settings"] = settings
                 for m, f in methods.items():
                     preds[m][i] = _alias(f(r["record"]))
     return preds
@@ -125,7 +130,7 @@ def report(runs: list[dict], preds: dict[str, list[str]], title: str) -> dict[st
     print(f"\nmisdiagnosed by {methods[0]}:")
     for r, p in zip(runs, preds[methods[0]]):
         if p != r["label"]:
-            d = identify_training_issues(r["record"])
+            d = identify_training_issues(r["record"], **r.get("settings", {}))
             print(f"  {r['name']}: {p}   [{d.findings[0].summary[:110]}]")
     diverged = [i for i, r in enumerate(runs) if r["label"] == "diverging"
                 or not all(math.isfinite(v) for v in r["record"].train_loss + r["record"].val_loss)]
@@ -156,6 +161,7 @@ def _f(v: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frozen", action="store_true", help="score the frozen split (committed thresholds only)")
+    ap.add_argument("--dev", type=Path, default=DEV, help="the development runs (default: %(default)s)")
     args = ap.parse_args()
     if args.frozen:
         runs = load(FROZEN)
@@ -163,7 +169,7 @@ def main() -> None:
         preds = {m: [_alias(f(r["record"])) for r in runs] for m, f in methods.items()}
         report(runs, preds, "frozen split, committed thresholds (never tuned on)")
         return
-    runs = load_dev()
+    runs = load_dev(args.dev)
     print("leave-one-family-out: tuning on the other families (tune.GRID)")
     report(runs, leave_one_family_out(runs), "development set, each family scored while held out")
 

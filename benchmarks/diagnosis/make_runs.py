@@ -82,10 +82,20 @@ def _rmeta(meta: dict) -> dict:
 
 
 def merge(paths: list[Path]) -> dict:
+    """Join part files; runs labelled diverging are checked again (that check needs no twin), so parts made
+    before its definition changed follow the current one."""
     parts = [json.loads(p.read_text()) for p in paths]
+    runs, dropped = [], [d for p in parts for d in p["dropped"]]
+    for r in (r for p in parts for r in p["runs"]):
+        ok, why = check(r["label"], TrainingHistory.from_dict(r["history"]), None) if r["label"] == "diverging" \
+            else (True, r["check"])
+        if ok:
+            runs.append({**r, "check": why})
+        else:
+            dropped.append({k: r[k] for k in ("name", "framework", "label")} | {"check": why})
+            print(f"DROPPED {r['name']}: {why}", flush=True)
     return {"seeds": sorted({s for p in parts for s in p["seeds"]}),
-            "frameworks": sorted({f for p in parts for f in p["frameworks"]}),
-            "runs": [r for p in parts for r in p["runs"]], "dropped": [d for p in parts for d in p["dropped"]]}
+            "frameworks": sorted({f for p in parts for f in p["frameworks"]}), "runs": runs, "dropped": dropped}
 
 
 def main() -> None:

@@ -30,20 +30,30 @@ GRID: dict[str, tuple[float, ...]] = {
 ALIAS = {"exploding_gradients": "diverging"}
 
 
-def predict(record: TrainingHistory, settings: dict[str, float]) -> str:
-    label = identify_training_issues(record, **settings).primary
-    return ALIAS.get(label, label)
+class Predictions:
+    """Primary labels per (thresholds, run), each computed once: leave-one-family-out tunes a dozen times
+    over overlapping runs and settings, and most settings it tries are the same in every fold."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple, dict[str, str]] = {}
+
+    def __call__(self, run: dict, settings: dict[str, float]) -> str:
+        memo = self._memo.setdefault(tuple(sorted(settings.items())), {})
+        if run["name"] not in memo:
+            label = identify_training_issues(run["record"], **settings).primary
+            memo[run["name"]] = ALIAS.get(label, label)
+        return memo[run["name"]]
+
+    def accuracy(self, runs: Sequence[dict], settings: dict[str, float]) -> float:
+        return sum(self(r, settings) == r["label"] for r in runs) / len(runs)
 
 
-def accuracy(runs: Sequence[dict], settings: dict[str, float]) -> float:
-    return sum(predict(r["record"], settings) == r["label"] for r in runs) / len(runs)
-
-
-def tune(runs: Sequence[dict], passes: int = 2) -> dict[str, float]:
+def tune(runs: Sequence[dict], passes: int = 2, predictions: Predictions | None = None) -> dict[str, float]:
     """Thresholds (only those in `GRID`) that maximise accuracy on ``runs``, starting from the defaults."""
+    score_of = (predictions or Predictions()).accuracy
     defaults = Thresholds()
     best = {name: getattr(defaults, name) for name in GRID}
-    score = accuracy(runs, best)
+    score = score_of(runs, best)
     for _ in range(passes):
         changed = False
         for name, values in GRID.items():
@@ -51,7 +61,7 @@ def tune(runs: Sequence[dict], passes: int = 2) -> dict[str, float]:
                 if value == best[name]:
                     continue
                 trial = {**best, name: value}
-                s = accuracy(runs, trial)
+                s = score_of(runs, trial)
                 if s > score:
                     best, score, changed = trial, s, True
         if not changed:
@@ -63,8 +73,9 @@ if __name__ == "__main__":
     from evaluate import load_dev
 
     dev = load_dev()
-    settings = tune(dev)
-    print(f"tuned on {len(dev)} development runs: accuracy {accuracy(dev, settings):.3f} "
-          f"(defaults {accuracy(dev, {}):.3f})")
+    predictions = Predictions()
+    settings = tune(dev, predictions=predictions)
+    print(f"tuned on {len(dev)} development runs: accuracy {predictions.accuracy(dev, settings):.3f} "
+          f"(defaults {predictions.accuracy(dev, {}):.3f})")
     for name, value in settings.items():
         print(f"  {name} = {value:g} (default {getattr(Thresholds(), name):g})")

@@ -227,11 +227,11 @@ def slow(x: Context) -> Finding | None:
     x.near["slow_convergence"] = margin
     if margin < 1 or (c.has_val and not c.val[-1] < c.val[s.first]):
         return None
-    ev = {"end_fall_per_epoch": float(-math.expm1(-s.rate)), "end_slope_t": s.t, "fall_if_run_again": fall,
+    ev = {"fall_per_epoch_at_end": float(-math.expm1(-s.rate)), "end_slope_t": s.t, "fall_if_run_again": fall,
           "recent_fraction_of_progress": recent / total, "last_over_initial": left, "window_start_epoch": s.first + 1}
     ev.update(c.lr_evidence())
     return x.finding("slow_convergence", ev, None,
-                     f"the loss still falls {ev['end_fall_per_epoch']:.1%} per epoch over epochs {s.first + 1}-{c.n} "
+                     f"the loss still falls {ev['fall_per_epoch_at_end']:.1%} per epoch over epochs {s.first + 1}-{c.n} "
                      f"({s.t:.0f}x the noise of that stretch) and would lose {fall:.0%} more if trained as long "
                      "again: it has not converged", confidence(margin))
 
