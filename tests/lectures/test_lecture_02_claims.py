@@ -74,13 +74,14 @@ def test_the_softmax_bug_hurts_sgd_and_adam_hides_it_in_every_seed(run):
     sgd_right, sgd_bug, adam_right, adam_bug = names(run)
     assert len(acc[sgd_bug]) >= 3
     assert max(acc[sgd_bug]) < min(acc[sgd_right]) - 0.3, acc
-    assert min(acc[adam_bug]) > max(acc[sgd_bug]) + 0.2, "Adam hides much of the damage"
+    assert min(acc[adam_bug]) > max(acc[sgd_bug]), "the bug hurts SGD more than Adam"
     if run.framework == "pytorch":
         floor = math.log(1 + 9 / math.e)
         assert min(loss[sgd_bug] + loss[adam_bug]) >= floor - 1e-4, "the buggy loss never goes below 1.46"
+        assert min(acc[adam_bug]) > min(acc[adam_right]) - 0.03, "Adam hides much of the damage"
     else:
-        assert max(acc[sgd_bug]) < 0.2, "with SGD the model stays at chance level"
-        assert min(acc[adam_bug]) > 0.3, "Adam learns something"
+        assert max(acc[sgd_bug]) < 0.15, "with SGD the model stays at chance level (10 %)"
+        assert min(acc[adam_bug]) < min(acc[adam_right]) - 0.3, "Adam only partly hides the bug"
 
 
 def test_class_weights_buy_recall_at_the_price_of_precision_in_every_seed(run):

@@ -22,6 +22,10 @@ PROBE_VALUES = {
     "live_epochs": live.epochs,
     "fast_is_lowest": min(speeds, key=lambda k: speeds[k].train_loss[-1]) == "fast: Adam, lr 0.005",
     "decay": {k: p.tolist() for k, p in decay_paths.items()},
+    "per_seed": {k: {"last": [r.train_loss[-1] for r in runs], "falling": [r.train_loss[-1] < r.train_loss[-2] for r in runs],
+                     "epochs": [r.epochs for r in runs], "stopped": [r.stopped_early for r in runs]}
+                 for k, runs in speed_runs.items()},
+    "healthy_epoch_3": fits["healthy"].train_loss[2], "underfit_last": fits["underfitting"].train_loss[-1],
 }
 """
 
@@ -41,6 +45,7 @@ def test_runs_show_the_shapes_the_lecture_names(run):
     assert fits["healthy"] == ["healthy"], fits
     assert fits["overfitting"][0] == "overfitting", fits
     assert fits["underfitting"][0] == "underfitting", fits
+    assert got["healthy_epoch_3"] < got["underfit_last"], "a level the healthy run left behind in its first epochs"
     fast = speeds["fast: Adam, lr 0.005"]
     assert not {"oscillation", "diverging", "overfitting", "slow_convergence"} & set(fast), speeds
     assert got["fast_is_lowest"], "the fast run should end with the lowest training loss of the four"
@@ -49,6 +54,17 @@ def test_runs_show_the_shapes_the_lecture_names(run):
     assert speeds["diverging: SGD, lr 1.0"][0] == "diverging", speeds
     assert got["diverged_stopped"] and got["diverged_epochs"] == 1, "the prose says it dies in its first epoch"
     assert got["live_epochs"] == 15
+
+
+def test_speed_shapes_hold_in_every_seed(run):
+    per_seed = run.values["per_seed"]
+    fast, slow, diverging = (per_seed[k] for k in ("fast: Adam, lr 0.005", "slow: SGD, lr 0.0005",
+                                                   "diverging: SGD, lr 1.0"))
+    assert len(fast["last"]) >= 3
+    others = [per_seed[k]["last"] for k in ("slow: SGD, lr 0.0005", "oscillating: SGD, lr 0.3")]
+    assert all(f < min(o[i] for o in others) for i, f in enumerate(fast["last"])), "fast ends lowest in every seed"
+    assert all(slow["falling"]), "the slow run is still falling at the end in every seed"
+    assert all(diverging["stopped"]) and diverging["epochs"] == [1] * len(diverging["epochs"]), "dies in epoch 1"
 
 
 def test_adam_l2_is_not_adamw(run):
