@@ -122,7 +122,8 @@ def main() -> None:
         t_ours.append(png_seconds(ours(history)))
         t_plain.append(png_seconds(plain(history.iter_loss)))
     ours_s, plain_s = statistics.median(t_ours), statistics.median(t_plain)
-    print(f"  plot_loss_curves(history) (min/max band):  {ours_s:6.3f} s   runs {', '.join(f'{t:.3f}' for t in t_ours)}")
+    print(f"  plot_loss_curves(history) (min/max band):  {ours_s:6.3f} s   runs "
+          f"{', '.join(f'{t:.3f}' for t in t_ours)}")
     print(f"  plain plt.plot(history.iter_loss):         {plain_s:6.3f} s   runs "
           f"{', '.join(f'{t:.3f}' for t in t_plain)}")
     print(f"  speed-up {plain_s / ours_s:.1f}x   (targets: ours < 1 s {'met' if ours_s < 1 else 'MISSED'}; "

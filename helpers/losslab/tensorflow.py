@@ -260,8 +260,8 @@ def compare_learning_rates(learning_rates: Sequence[float], model_fn: Callable[[
     ``optimizer`` is a name ("sgd" by default) or a factory ``(lr)``; ``optimizer_fn`` is its old name.
     """
     return _core.compare_learning_rates(FLAVOR, learning_rates, model_fn, train_loader, val_loader, num_epochs,
-                                        criterion=criterion, optimizer=_one_of(optimizer, optimizer_fn), seed=seed,
-                                        show=show)
+                                        criterion=criterion, seed=seed, show=show,
+                                        optimizer=_core.optimizer_argument(optimizer, optimizer_fn))
 
 
 def lr_range_test(model_fn: Callable[[], keras.Model], train_loader, criterion=None, *, start_lr: float = 1e-6,
@@ -272,7 +272,7 @@ def lr_range_test(model_fn: Callable[[], keras.Model], train_loader, criterion=N
     ``optimizer`` is a name ("sgd" by default) or a factory ``(lr)``; ``optimizer_fn`` is its old name.
     """
     return _core.lr_range_test(FLAVOR, model_fn, train_loader, criterion, start_lr=start_lr, end_lr=end_lr,
-                               num_iters=num_iters, optimizer=_one_of(optimizer, optimizer_fn))
+                               num_iters=num_iters, optimizer=_core.optimizer_argument(optimizer, optimizer_fn))
 
 
 def lr_explorer(model_fn: Callable[[], keras.Model], train_loader, val_loader, criterion=None,
@@ -305,16 +305,9 @@ def _criterion(criterion) -> Callable:
 
 
 def _build_optimizer(spec, model: keras.Model, lr: float | None, momentum: float = 0.9) -> keras.optimizers.Optimizer:
-    if isinstance(spec, str):
-        return make_optimizer(spec, lr, momentum)
-    if isinstance(spec, keras.optimizers.Optimizer):
-        raise TypeError("an optimizer object is built for one model's variables: give a name or a factory "
-                        "(lr) -> optimizer, so each fresh model gets its own")
-    if callable(spec):
-        if lr is None:
-            raise ValueError("an optimizer factory needs a learning rate: pass lr=")
-        return spec(lr)
-    raise TypeError(f"optimizer must be a Keras optimizer, a name or a factory (lr), got {type(spec).__name__}")
+    return _core.build_optimizer(spec, lr, momentum, optimizer_type=keras.optimizers.Optimizer,
+                                 by_name=lambda name, rate, beta: make_optimizer(name, rate, beta),
+                                 from_factory=lambda factory, rate: factory(rate), factory_shape="(lr)")
 
 
 def _range_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, criterion,
@@ -336,12 +329,6 @@ def _range_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, crite
         return float(train_step(xb, yb))  # one sync per step: the sweep stops as soon as it diverges
 
     return step
-
-
-def _one_of(optimizer, optimizer_fn):
-    if optimizer is not None and optimizer_fn is not None:
-        raise TypeError("give optimizer= or its old name optimizer_fn=, not both")
-    return optimizer if optimizer is not None else optimizer_fn
 
 
 def _on(device: str | None):

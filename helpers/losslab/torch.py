@@ -195,8 +195,8 @@ def compare_learning_rates(learning_rates: Sequence[float], model_fn: Callable[[
     ``optimizer`` is a name ("sgd" by default) or a factory ``(params, lr)``; ``optimizer_fn`` is its old name.
     """
     return _core.compare_learning_rates(FLAVOR, learning_rates, model_fn, train_loader, val_loader, num_epochs,
-                                        criterion=criterion, optimizer=_one_of(optimizer, optimizer_fn), seed=seed,
-                                        show=show)
+                                        criterion=criterion, seed=seed, show=show,
+                                        optimizer=_core.optimizer_argument(optimizer, optimizer_fn))
 
 
 def lr_range_test(model_fn: Callable[[], nn.Module], train_loader, criterion=None, *, start_lr: float = 1e-6,
@@ -207,7 +207,7 @@ def lr_range_test(model_fn: Callable[[], nn.Module], train_loader, criterion=Non
     ``optimizer`` is a name ("sgd" by default) or a factory ``(params, lr)``; ``optimizer_fn`` is its old name.
     """
     return _core.lr_range_test(FLAVOR, model_fn, train_loader, criterion, start_lr=start_lr, end_lr=end_lr,
-                               num_iters=num_iters, optimizer=_one_of(optimizer, optimizer_fn))
+                               num_iters=num_iters, optimizer=_core.optimizer_argument(optimizer, optimizer_fn))
 
 
 def lr_explorer(model_fn: Callable[[], nn.Module], train_loader, val_loader, criterion=None,
@@ -235,17 +235,10 @@ def _criterion(criterion) -> Callable:
 
 
 def _build_optimizer(spec, model: nn.Module, lr: float | None, momentum: float = 0.9) -> torch.optim.Optimizer:
-    if isinstance(spec, str):
-        return make_optimizer(spec, model.parameters(), lr, momentum)
-    if isinstance(spec, torch.optim.Optimizer):
-        raise TypeError("an optimizer object is bound to one model's parameters: give a name or a factory "
-                        "(params, lr) -> optimizer, so each fresh model gets its own")
-    if callable(spec):
-        if lr is None:
-            raise ValueError("an optimizer factory needs a learning rate: pass lr=")
-        return spec(model.parameters(), lr)
-    raise TypeError(f"optimizer must be a torch.optim optimizer, a name or a factory (params, lr), "
-                    f"got {type(spec).__name__}")
+    return _core.build_optimizer(spec, lr, momentum, optimizer_type=torch.optim.Optimizer,
+                                 by_name=lambda name, rate, beta: make_optimizer(name, model.parameters(), rate, beta),
+                                 from_factory=lambda factory, rate: factory(model.parameters(), rate),
+                                 factory_shape="(params, lr)")
 
 
 def _range_step(model: nn.Module, optimizer: torch.optim.Optimizer, criterion, loader) -> Callable[[float], float]:
@@ -269,12 +262,6 @@ def _range_step(model: nn.Module, optimizer: torch.optim.Optimizer, criterion, l
 def _mean(loss: torch.Tensor) -> torch.Tensor:
     """A per-sample loss (``reduction="none"``) averaged, as Keras reduces it: the two flavors agree."""
     return loss if loss.ndim == 0 else loss.mean()
-
-
-def _one_of(optimizer, optimizer_fn):
-    if optimizer is not None and optimizer_fn is not None:
-        raise TypeError("give optimizer= or its old name optimizer_fn=, not both")
-    return optimizer if optimizer is not None else optimizer_fn
 
 
 def _grad(p: torch.Tensor) -> torch.Tensor:

@@ -91,6 +91,41 @@ def test_lr_range_test_suggests_a_rate(fw):
     assert len(result.lrs) <= 60
 
 
+@pytest.mark.parametrize("name, cls, momentum, nesterov", [
+    ("sgd", "SGD", 0.0, False), ("momentum", "SGD", 0.9, False), ("Nesterov", "SGD", 0.9, True),
+    ("adam", "Adam", None, None), ("adamw", "AdamW", None, None), ("rmsprop", "RMSprop", None, None)])
+def test_optimizer_names_mean_the_same_in_both_flavors(fw, name, cls, momentum, nesterov):
+    model = fw.ll.SimpleNet(3, 4, 1)
+    if fw.name == "torch":
+        opt = fw.ll.make_optimizer(name, model.parameters(), 0.5)
+        settings = opt.param_groups[0]
+        lr, got_momentum, got_nesterov = settings["lr"], settings.get("momentum"), settings.get("nesterov")
+    else:
+        opt = fw.ll.make_optimizer(name, 0.5)
+        lr, got_momentum, got_nesterov = float(opt.learning_rate), getattr(opt, "momentum", None), \
+            getattr(opt, "nesterov", None)
+    assert type(opt).__name__ == cls and lr == pytest.approx(0.5)
+    if momentum is not None:
+        assert got_momentum == pytest.approx(momentum) and got_nesterov == nesterov
+    with pytest.raises(ValueError, match="unknown optimizer 'nope'"):
+        fw.ll.make_optimizer("nope", *([model.parameters()] if fw.name == "torch" else []))
+
+
+def test_optimizer_by_name_or_factory_trains_like_the_object(fw):
+    X, y = fw.ll.generate_synthetic_data(n_samples=60, n_features=5, seed=0)
+    train, val = fw.ll.create_data_loaders(X, y, batch_size=16, shuffle=False)  # same batches in every run
+    runs = []
+    for spec in ("sgd", None, "factory"):
+        fw.seed(0)
+        model = fw.ll.SimpleNet(5, 8, 1)
+        optimizer = {"sgd": "sgd", None: fw.sgd(model, 0.05),
+                     "factory": (lambda p, lr: fw.fw.optim.SGD(p, lr=lr)) if fw.name == "torch"
+                     else (lambda lr: fw.fw.optimizers.SGD(lr))}[spec]
+        runs.append(fw.ll.train_with_loss_tracking(model, train, val, "mse", optimizer, 2, lr=0.05))
+    for run in runs[1:]:
+        np.testing.assert_allclose(run.train_loss, runs[0].train_loss, rtol=1e-6)
+
+
 def test_global_grad_norm_matches_the_framework():
     import torch
     from losslab.torch import SimpleNet, global_grad_norm

@@ -42,6 +42,32 @@ def unknown(kind: str, name: str, names: Sequence[str]) -> ValueError:
                       f"{kind} object")
 
 
+def build_optimizer(spec: Any, lr: float | None, momentum: float, *, optimizer_type: type,
+                    by_name: Callable[[str, float | None, float], Any], from_factory: Callable[[Any, float], Any],
+                    factory_shape: str) -> Any:
+    """An optimizer from a name or a factory, the same way in both flavors (``spec`` is what ``optimizer=`` got).
+
+    An optimizer object is refused: it is tied to one model, and a sweep trains a fresh model per rate.
+    """
+    if isinstance(spec, str):
+        return by_name(spec, lr, momentum)
+    if isinstance(spec, optimizer_type):
+        raise TypeError(f"an optimizer object is tied to one model: give a name or a factory {factory_shape} -> "
+                        "optimizer, so each fresh model gets its own")
+    if callable(spec):
+        if lr is None:
+            raise ValueError("an optimizer factory needs a learning rate: pass lr=")
+        return from_factory(spec, lr)
+    raise TypeError(f"optimizer must be an optimizer, a name or a factory {factory_shape}, got {type(spec).__name__}")
+
+
+def optimizer_argument(optimizer: Any, optimizer_fn: Any) -> Any:
+    """``optimizer=``, or its old name ``optimizer_fn=`` (not both)."""
+    if optimizer is not None and optimizer_fn is not None:
+        raise TypeError("give optimizer= or its old name optimizer_fn=, not both")
+    return optimizer if optimizer is not None else optimizer_fn
+
+
 def seed_everything(seed: int, framework_seed: Callable[[int], None]) -> None:
     """Seed Python's and numpy's global generators, then the framework's (so a CPU run repeats exactly)."""
     if isinstance(seed, bool) or int(seed) != seed:
