@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Every submission ends in exactly one of these (most severe wins when several apply).
-STATUSES = ("graded", "timed_out", "out_of_memory", "disk_full", "kernel_died", "tampered", "cells_missing",
-            "unreadable", "missing")
+#: What can go wrong with a submission, the most severe first: when several apply, the grade names the first.
+SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "disk_full", "kernel_died", "cells_missing",
+            "tampered")
+#: Every submission ends in exactly one of these.
+STATUSES = ("graded", *SEVERITY)
 
 
 @dataclass

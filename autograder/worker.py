@@ -14,16 +14,13 @@ from .checks import Unreadable, cell_tracker, compare_with_release, drop_unknown
 from .config import autograde_config, feedback_config
 from .course import run_converter, unpack
 from .feedback import plain_page, with_banner
-from .results import CellScore, Outcome, Result, Submission
+from .results import SEVERITY, CellScore, Outcome, Result, Submission
 
 #: One thread per kernel: a worker per core then scales, serial and parallel runs compute alike, and the student
 #: and verdict kernels compute alike (a test compares what one computed with what the other did).
 KERNEL_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
                   "TF_NUM_INTEROP_THREADS": "1"}
 
-#: When several things went wrong, the report names the most severe.
-SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "disk_full", "kernel_died", "cells_missing",
-            "tampered")
 
 
 def grade_submission(template: bytes, submission: Submission, limits: Any, verdict: bool = True) -> Outcome:
