@@ -1,10 +1,11 @@
 """Students run the notebooks far from this repository: a fresh virtual environment outside it, holding only a
-framework, Jupyter and what the notebooks import, with the oldest numpy and matplotlib that losslab declares; no
-editable install, no repository on sys.path, the working directory a temporary folder with copies of the
-notebooks and the losslab wheel. The first notebook's install cell installs the wheel; then every lecture twin
-must run top to bottom and every release notebook may fail only with its stubs' NotImplementedError.
+framework, Jupyter and what the notebooks import, with the oldest numpy and matplotlib tested (TESTED_OLDEST,
+which must be what losslab declares); no editable install, no repository on sys.path, the working directory a
+temporary folder with copies of the notebooks and the losslab wheel. The first notebook's install cell installs
+the wheel; then every lecture twin must run top to bottom and every release notebook may fail only with its
+stubs' NotImplementedError.
 
-One environment per framework (TensorFlow 2.21 needs numpy>=1.26, older than losslab's floor allows for torch).
+One environment per framework: TensorFlow 2.21 needs numpy>=1.26, while torch runs on losslab's numpy floor.
 Wheels come from a wheelhouse under ~/.cache that survives clean clones; a cold one is filled once with
 `pip download` through pip's configured indexes (this machine's mirror, then PyPI). Times are printed.
 """
@@ -158,9 +159,16 @@ def student_environ(python: Path, home: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def env_dir(tmp_path: Path):
+    """Where the environment goes; removed afterwards (over 1 GB, and pytest keeps three runs' tmp folders)."""
+    yield tmp_path / "env"
+    shutil.rmtree(tmp_path / "env", ignore_errors=True)
+
+
 @pytest.mark.parametrize("framework", list(FRAMEWORK))
-def test_student_runs_every_notebook_from_the_wheel(framework: str, wheel: Path, tmp_path: Path):
-    python, times = build_env(framework, tmp_path / "env")
+def test_student_runs_every_notebook_from_the_wheel(framework: str, wheel: Path, tmp_path: Path, env_dir: Path):
+    python, times = build_env(framework, env_dir)
     lectures, releases = notebooks(framework)
     assert lectures, f"no {framework} lecture notebooks found"
     work = tmp_path / "student"
@@ -181,7 +189,7 @@ def test_student_runs_every_notebook_from_the_wheel(framework: str, wheel: Path,
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     before = runner("probe")
-    assert before["executable"].startswith(str(tmp_path / "env")), before["executable"]
+    assert before["executable"].startswith(str(env_dir)), before["executable"]
     assert not [p for p in before["path"] if p.startswith(str(ROOT))], before["path"]
     assert before["losslab"] is None, "losslab importable before the install cell ran"
 
@@ -194,7 +202,7 @@ def test_student_runs_every_notebook_from_the_wheel(framework: str, wheel: Path,
     for name, result in report.items():
         print(f"  {name}: {result['seconds']} s, errors {[(e['cell'], e['ename']) for e in result['errors']]}")
 
-    site = str(tmp_path / "env" / "lib")
+    site = str(env_dir / "lib")
     assert after["losslab"] and after["losslab"].startswith(site), f"losslab not installed from the wheel: {after}"
     failed = {name: r["failure"] for name, r in report.items() if r["failure"]}
     assert not failed, "\n\n".join(f"{name}:\n{text}" for name, text in failed.items())
