@@ -254,6 +254,8 @@ def _floats(values: Any, name: str) -> np.ndarray:
         return np.empty(0)
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise TypeError(f"history[{name!r}] must be a list of numbers, got {type(values).__name__}")
+    if isinstance(values, (list, tuple)) and set(map(type, values)) <= {float, int}:
+        return np.fromiter(values, dtype=np.float64, count=len(values))  # plain numbers: no dtype-discovery pass
     try:
         array = values if isinstance(values, np.ndarray) else np.array(
             values if isinstance(values, (list, tuple)) else list(values))

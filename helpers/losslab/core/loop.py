@@ -117,7 +117,7 @@ def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[],
         if bar is not None:
             bar.close()
         if live and history.epochs:  # an error in epoch 1 leaves nothing to draw: let that error through
-            live.update(history, force=True)
+            live.update(history)
             live.close()
     return history
 
