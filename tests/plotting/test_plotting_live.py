@@ -105,3 +105,14 @@ def test_progress_in_a_notebook_is_tqdm_s_widget():
     assert type(bar).__module__ == "tqdm.notebook"
     assert list(bar) == list(range(20))
     assert bar.n == 20 and bar.container.children[1].value == 20
+
+
+def test_training_progress_is_a_tqdm_bar_on_stderr(capsys):
+    import numpy as np
+    from losslab.core.loop import EpochResult, run_epochs
+
+    h = run_epochs(lambda epoch: EpochResult(np.array([1.0 / (epoch + 1)]), np.array([8])), None, 3,
+                   get_lr=lambda: 0.1, progress=True)
+    assert h.epochs == 3
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert last.startswith("epochs: 100%") and "3/3" in last
