@@ -90,7 +90,8 @@ def check(label: str, h: TrainingHistory, twin: TrainingHistory | None, floor: f
         val_up = val[-1] / val.min() - 1
         left = (train[-1] - floor) / (init - floor)
         ok = left <= 0.3 and recent_drop < 0.35 and val_up < 0.1 and uphill(h) < 0.3
-        return ok, (f"final loss above the floor {floor:.3g} / initial {left:.3g} (needs <= 0.3); last {third} epochs drop "
+        return ok, (f"final loss above the floor {floor:.3g} / initial {left:.3g} (needs <= 0.3); "
+                    f"last {third} epochs drop "
                     f"{recent_drop:.3g} (needs < 0.35: settled); val {val_up:.3g} above its min (< 0.1); "
                     f"log-loss climbed {uphill(h):.3g} (< 0.3)")
     raise ValueError(f"no check for label {label!r}")

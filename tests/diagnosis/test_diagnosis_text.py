@@ -67,7 +67,8 @@ def test_advice_speaks_the_records_framework(framework, expect, avoid):
 
 
 def test_every_label_has_framework_words_without_leaks():
-    curves = {"overfitting": ([1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.08, 0.06], [1.0, 0.55, 0.4, 0.42, 0.45, 0.5, 0.55, 0.6]),
+    curves = {"overfitting": ([1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.08, 0.06],
+                              [1.0, 0.55, 0.4, 0.42, 0.45, 0.5, 0.55, 0.6]),
               "plateau": ([1.0] * 8, [1.0] * 8)}
     for train, val in curves.values():
         for framework, leak in (("tensorflow", "torch"), ("torch", "keras")):

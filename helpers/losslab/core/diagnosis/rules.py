@@ -231,9 +231,9 @@ def slow(x: Context) -> Finding | None:
           "recent_fraction_of_progress": recent / total, "last_over_initial": left, "window_start_epoch": s.first + 1}
     ev.update(c.lr_evidence())
     return x.finding("slow_convergence", ev, None,
-                     f"the loss still falls {ev['fall_per_epoch_at_end']:.1%} per epoch over epochs {s.first + 1}-{c.n} "
-                     f"({s.t:.0f}x the noise of that stretch) and would lose {fall:.0%} more if trained as long "
-                     "again: it has not converged", confidence(margin))
+                     f"the loss still falls {ev['fall_per_epoch_at_end']:.1%} per epoch over epochs "
+                     f"{s.first + 1}-{c.n} ({s.t:.0f}x the noise of that stretch) and would lose {fall:.0%} more if "
+                     "trained as long again: it has not converged", confidence(margin))
 
 
 def underfit_and_plateau(x: Context) -> list[Finding]:

@@ -79,8 +79,8 @@ class Thresholds:
 
     - ``slow_t`` = 12: its downward slope is at least 12 standard errors (from the residual noise of the
       fit): the loss is still falling, not jittering around a level (converged runs: under 10), ...
-    - ``slow_min_rate`` = 0.04 and ``slow_recent_fraction`` = 0.25: ... at a pace that matters: it would
-      take at least 4 % more off the loss if the run went on as long again, or the last third brought at
+    - ``slow_min_rate`` = 0.02 and ``slow_recent_fraction`` = 0.25: ... at a pace that matters: it would
+      take at least 2 % more off the loss if the run went on as long again, or the last third brought at
       least a quarter of the whole log decrease (a straight line at a tiny learning rate), ...
     - ... and the run is far from done: that quarter again, or a loss still above ``underfit_ratio`` of the
       start without spare capacity (a converging curve's decrease shrinks geometrically, so a healthy run
@@ -124,7 +124,7 @@ class Thresholds:
     overfit_train_drop: float = 0.1
     overfit_val_stall: float = 0.7
     slow_t: float = 12.0
-    slow_min_rate: float = 0.04
+    slow_min_rate: float = 0.02
     slow_recent_fraction: float = 0.25
     underfit_ratio: float = 0.2
     floor_gap: float = 0.07
