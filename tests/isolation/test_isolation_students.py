@@ -267,7 +267,8 @@ def test_no_file_outside_its_folder_written(graded: dict) -> None:
     assert "WROTE" not in text and text.count("blocked") == 4  # /tmp is the kernel's own scratch tmpfs
     assert env["victim"].read_text() == "intact"
     assert "0 bytes of notebook visible" in text  # masked: its restored cells hold the hidden tests
-    assert "Device or resource busy" in text  # and it cannot be swapped for a link the grader would write through
+    # and it cannot be removed (a root-owned mount point in a sticky folder); the host folder is never mounted
+    assert "Operation not permitted" in text or "Device or resource busy" in text
     assert not (env["class_dir"] / "planted.txt").exists() and not (REPO / "planted.txt").exists()
 
 
