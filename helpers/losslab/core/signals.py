@@ -131,9 +131,9 @@ def find_divergence(train_loss: ArrayLike, val_loss: ArrayLike = (), iter_loss: 
     - ``above_limit``: some loss reached ``loss_abs``;
     - ``grew``: the last training loss is above the start and ``factor`` times its lowest value;
     - ``spike``: some loss reached ``spike`` times the start and the run ends above ``unrecovered`` of it;
-    - ``first_epoch_spike``: without a usable per-iteration record, epoch 1's mean is ``spike`` times every
-      later epoch's and the run ends above ``unrecovered`` of epoch 2 (ambiguous: a run that converged
-      within its first epoch looks the same in epoch means; the text says so).
+    - ``first_epoch_spike``: epoch 1's mean is ``spike`` times every later epoch's and the run ends above
+      ``unrecovered`` of epoch 2: the spike hid inside the first epoch's mean (ambiguous: a run that
+      converged within its first epoch looks the same in epoch means; the text says so).
 
     The ratio rules need positive losses; a loss that can be negative (a log-likelihood) is only checked
     for non-finite values and ``loss_abs``.
