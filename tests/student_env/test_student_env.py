@@ -128,6 +128,7 @@ def build_env(framework: str, where: Path) -> tuple[Path, dict[str, float]]:
             got = run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", WHEELHOUSE, *specs])
             times["wheelhouse filled"] = time.perf_counter() - fill
             if got.returncode != 0:
+                assert "ResolutionImpossible" not in got.stdout + got.stderr, f"the specs conflict: {tail(got)}"
                 pytest.skip(f"cannot build the {framework} student environment offline: {WHEELHOUSE} lacks wheels "
                             f"for {specs} and `pip download` failed (no PyPI?):\n{tail(got)}")
             done = run(install)
