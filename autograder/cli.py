@@ -1,4 +1,4 @@
-"""`python -m autograder grade|release`: the instructor's two commands."""
+"""`python -m autograder grade|release|formgrader|finalize`: the instructor's commands."""
 from __future__ import annotations
 
 import argparse
@@ -63,6 +63,43 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _formgrader(args: argparse.Namespace) -> int:
+    from .finalize import NotGraded, formgrader_command, prepare_formgrader
+    from .pipeline import DEFAULT_OUT
+
+    out = Path(args.out or DEFAULT_OUT).resolve()
+    try:
+        orphans = prepare_formgrader(out)
+    except NotGraded as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for key in orphans:
+        print(f"warning: manual grade for {'/'.join(key)} matches no graded cell (kept in manual.db.bak)",
+              file=sys.stderr)
+    print(f"formgrader on {out} (grades go to {out / 'manual.db'}); then: python -m autograder finalize "
+          f"--out {out}", file=sys.stderr)
+    os.chdir(out)  # formgrader reads nbgrader_config.py from its working directory
+    cmd = formgrader_command(out, args.port, browser=not args.no_browser)
+    os.execv(cmd[0], cmd)
+
+
+def _finalize(args: argparse.Namespace) -> int:
+    from .finalize import FINAL, NotGraded, finalize
+    from .pipeline import DEFAULT_OUT
+
+    out = Path(args.out or DEFAULT_OUT)
+    try:
+        grades = finalize(out)
+    except NotGraded as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    final = out / FINAL
+    ungraded = sum(1 for g in grades if g.ungraded)
+    print(f"{len(grades)} final grades ({ungraded} with answers not graded yet): wrote {final / 'grades.csv'}, "
+          f"{final / 'feedback'}/, {final / 'canvas.csv'}, {final / 'moodle.csv'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -86,6 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     r = commands.add_parser("release", help="regenerate release/ from source/")
     r.add_argument("--check", action="store_true", help="exit 1 if the committed release/ differs")
     r.set_defaults(run=_release)
+    f = commands.add_parser("formgrader", help="grade written answers in nbgrader's formgrader (after grade)")
+    f.add_argument("--out", help="the graded folder (default: out/grading)")
+    f.add_argument("--port", type=int, default=8888)
+    f.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    f.set_defaults(run=_formgrader)
+    fin = commands.add_parser("finalize", help="autograded + manual grades to out/grading/final/: grades.csv, "
+                              "feedback, canvas.csv, moodle.csv")
+    fin.add_argument("--out", help="the graded folder (default: out/grading)")
+    fin.set_defaults(run=_finalize)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -129,6 +129,20 @@ class JupyterLab:
         self.stop()
         raise TimeoutError(f"jupyter lab did not answer in {timeout}s:\n{self.log_tail()}")
 
+    def log_in(self, driver, timeout: float = 60) -> None:
+        """Log `driver` in through the server's login page, so pages whose own requests carry no token
+        (formgrader's) are authenticated by the cookie."""
+        from selenium.webdriver.common.by import By
+
+        driver.get(f"{self.url}/login")
+        driver.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(self.token)
+        driver.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
+        deadline = time.monotonic() + timeout
+        while not any(c["name"].startswith("username-") for c in driver.get_cookies()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no login cookie from {self.url}/login after {timeout}s")
+            time.sleep(0.5)
+
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the server's log."""
         return self.log.read_text(errors="replace")[-chars:]
