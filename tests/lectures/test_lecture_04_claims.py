@@ -24,7 +24,7 @@ PROBE_VALUES = {
     "clipped_last_loss": clipped.train_loss[-1],
     "clip_at": clip_at,
     "clip_norms": clip_norms, "clip_cosines": clip_cosines,
-    "clip_tensor_norms": {k: [float(_np.linalg.norm(t)) for t in c] for k, c in clipped.items()},
+    "clip_tensor_norms": {k: [float(_np.linalg.norm(t)) for t in c] for k, c in clipped_grads.items()},
     "schedules": {str(seed): [runs[0].train_loss[-1], runs[1].train_loss[-1]] for seed, runs in schedules.items()},
     "cosine_lr_first_last": [cosine.lr[0], cosine.lr[-1]],
     "candidates": {k: [_diagnose(r).labels for r in runs] for k, runs in candidates.items()},

@@ -22,7 +22,7 @@ PROBE_VALUES = {
     "live_epochs": live.epochs,
     "fast_is_lowest": min(speeds, key=lambda k: speeds[k].train_loss[-1]) == "fast: Adam, lr 0.005",
     "decay": {k: p.tolist() for k, p in decay_paths.items()},
-    "per_seed": {k: {"last": [r.train_loss[-1] for r in runs], "falling": [r.train_loss[-1] < r.train_loss[-2] for r in runs],
+    "per_seed": {k: {"last": [r.train_loss[-1] for r in runs], "falling": [len(r.train_loss) > 1 and r.train_loss[-1] < r.train_loss[-2] for r in runs],
                      "epochs": [r.epochs for r in runs], "stopped": [r.stopped_early for r in runs]}
                  for k, runs in speed_runs.items()},
     "healthy_epoch_3": fits["healthy"].train_loss[2], "underfit_last": fits["underfitting"].train_loss[-1],
