@@ -21,6 +21,7 @@ def test_one_epoch_run_records_everything(fw):
     assert len(h.iter_loss) == len(train) == 5 and len(h.iter_grad_norm) == 5
     assert len(h.layer_grad_norm) == 6 and all(len(v) == 1 for v in h.layer_grad_norm.values())
     assert h.lr == [pytest.approx(0.05)] and not h.stopped_early
+    assert h.framework == fw.name and isinstance(h.iter_loss, np.ndarray)
 
 
 def test_epoch_loss_is_a_per_sample_mean_and_val_loss_is_the_model_s(fw):
@@ -151,6 +152,23 @@ def test_keras_callback_fills_the_same_record():
     assert len(h.iter_loss) == 3 * 3 and h.lr == [pytest.approx(0.05)] * 3
     # equal batches: the mean of the recovered per-batch losses is Keras' epoch loss
     assert np.mean(h.iter_loss[:3]) == pytest.approx(fit.history["loss"][0], rel=1e-5)
+
+
+def test_keras_callback_records_each_epoch_s_rate_whatever_the_callback_order_and_a_callback_stop():
+    import keras
+    from losslab.core.signals import STOP_CALLBACK
+    from losslab.tensorflow import LossHistory, SimpleNet, generate_synthetic_data, set_seed
+    set_seed(0)
+    X, y = generate_synthetic_data(n_samples=64, n_features=4, seed=0)
+    model = SimpleNet(4, 8, 1)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    cb = LossHistory()  # listed before the scheduler, whose on_epoch_begin sets the rate after ours ran
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: [0.1, 0.05, 0.025, 0.01][epoch])
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=1e9)  # stops after epoch 2
+    model.fit(X, y, batch_size=32, epochs=4, verbose=0, callbacks=[cb, schedule, stop])
+    h = cb.history
+    assert h.lr == pytest.approx([0.1, 0.05]) and h.framework == "tensorflow"
+    assert (h.stop_reason.kind, h.stop_reason.epoch) == (STOP_CALLBACK, 2)
 
 
 @pytest.mark.parametrize("module, forbidden", [("losslab", "torch tensorflow"),
