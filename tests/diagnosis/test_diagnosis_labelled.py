@@ -1,5 +1,10 @@
-"""The diagnosis on the committed labelled runs (benchmarks/diagnosis/labelled_runs.json): real training runs
-in PyTorch and Keras whose cause was put in on purpose and checked against the run (see make_runs.py)."""
+"""The diagnosis on the committed labelled runs (benchmarks/diagnosis): real PyTorch and Keras runs whose cause
+was put in on purpose and checked against the run (see make_runs.py). Reads the JSON, never retrains.
+
+``labelled_runs.json`` is the development set (the thresholds were tuned on it; ``evaluate.py`` measures
+leave-one-family-out). ``frozen_runs.json`` is never tuned on; the only assertion made on it here is the
+safety property (no diverged run called healthy), so this test gives no reason to tune on it either.
+"""
 import json
 import math
 from collections import defaultdict
@@ -11,45 +16,59 @@ import pytest
 from losslab.core.diagnosis import identify_training_issues
 from losslab.core.history import TrainingHistory
 
-DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "diagnosis" / "labelled_runs.json"
-RUNS = json.loads(DATA.read_text())["runs"]
-RECORDS = [(r["name"], r["label"], TrainingHistory.from_dict(r["history"])) for r in RUNS]
-DIAGNOSES = {name: identify_training_issues(h) for name, _, h in RECORDS}
+HERE = Path(__file__).resolve().parents[2] / "benchmarks" / "diagnosis"
+
+
+def _load(name: str) -> list[tuple[str, str, str, TrainingHistory]]:
+    runs = json.loads((HERE / name).read_text())["runs"]
+    return [(r["name"], r["label"], r["spec"]["family"], TrainingHistory.from_dict(r["history"])) for r in runs]
+
+
+DEV, FROZEN = _load("labelled_runs.json"), _load("frozen_runs.json")
+DIAGNOSES = {name: identify_training_issues(h) for name, _, _, h in DEV + FROZEN}
 BY_LABEL = defaultdict(list)
-for _name, _label, _h in RECORDS:
+for _name, _label, _family, _h in DEV:
     BY_LABEL[_label].append((_name, _h))
+CAUSES = ("diverging", "oscillation", "slow_convergence", "overfitting", "underfitting", "vanishing_gradients",
+          "healthy")
 
 
 def _non_finite(h: TrainingHistory) -> bool:
     return not all(math.isfinite(v) for v in [*h.train_loss, *h.val_loss, *h.iter_loss])
 
 
-def test_the_set_covers_every_cause_in_both_frameworks():
-    assert len(RUNS) >= 100
-    for label in ("diverging", "oscillation", "slow_convergence", "overfitting", "underfitting",
-                  "vanishing_gradients", "healthy"):
-        frameworks = {r["framework"] for r in RUNS if r["label"] == label}
-        assert frameworks == {"torch", "tensorflow"}, f"{label}: {frameworks}"
+def _alias(label: str) -> str:
+    return "diverging" if label == "exploding_gradients" else label
 
 
-def test_no_diverged_or_nan_run_is_called_healthy():
-    diverged = [(n, h) for n, label, h in RECORDS if label == "diverging" or _non_finite(h)]
+def test_the_sets_cover_every_cause_in_both_frameworks_and_many_families():
+    for runs in (DEV, FROZEN):
+        assert len(runs) >= 100
+        for label in CAUSES:
+            frameworks = {name.split("/")[0] for name, lab, _, _ in runs if lab == label}
+            assert frameworks == {"torch", "tensorflow"}, f"{label}: {frameworks}"
+    assert len({family for _, _, family, _ in DEV}) >= 11
+    assert not {name for name, *_ in DEV} & {name for name, *_ in FROZEN}, "a run in both splits"
+
+
+@pytest.mark.parametrize("runs", [DEV, FROZEN], ids=["development", "frozen"])
+def test_no_diverged_or_nan_run_is_called_healthy(runs):
+    diverged = [n for n, label, _, h in runs if label == "diverging" or _non_finite(h)]
     assert len(diverged) >= 10
-    called_healthy = [n for n, _ in diverged if DIAGNOSES[n].healthy or "healthy" in DIAGNOSES[n]]
-    assert called_healthy == []
+    assert [n for n in diverged if "healthy" in DIAGNOSES[n]] == []
 
 
-def test_every_finding_carries_numbers_explanation_and_fixes():
+def test_every_finding_carries_numbers_confidence_explanation_and_fixes():
     for name, d in DIAGNOSES.items():
         for f in d.findings:
             assert f.evidence and all(math.isfinite(v) for v in f.evidence.values()), (name, f.label)
-            assert len(f.explanation) > 100 and f.fixes and f.summary, (name, f.label)
+            assert len(f.explanation) > 100 and f.fixes and f.summary and 0 < f.confidence <= 1, (name, f.label)
         json.dumps(d.to_dict(), allow_nan=False)
 
 
-# the weakest per-label recall we accept on this set (evaluate.py prints the measured values)
-MIN_RECALL = {"diverging": 0.9, "overfitting": 0.9, "slow_convergence": 0.9, "underfitting": 0.8,
-              "vanishing_gradients": 0.8, "healthy": 0.8, "oscillation": 0.6}
+# the weakest per-label recall we accept on the development set (evaluate.py prints the measured values)
+MIN_RECALL = {"diverging": 0.9, "overfitting": 0.95, "slow_convergence": 0.9, "underfitting": 0.85,
+              "vanishing_gradients": 0.9, "healthy": 0.95, "oscillation": 0.9}
 
 
 @pytest.mark.parametrize("label", sorted(MIN_RECALL))
@@ -59,18 +78,28 @@ def test_each_cause_is_named_as_the_primary_finding(label):
     assert len(hits) / len(runs) >= MIN_RECALL[label], f"{label}: {len(hits)} of {len(runs)}"
 
 
+def test_healthy_runs_at_a_noise_floor_are_not_called_underfitting():
+    """Issue 14: healthy runs on noisy data (random labels, mostly-noise targets) were called underfitting."""
+    noisy = [(n, h) for n, label, family, h in DEV
+             if label == "healthy" and family in ("noisy_labels", "noise_floor_regression")]
+    assert len(noisy) >= 6
+    assert all(h.train_loss[-1] > 0.25 * h.train_loss[0] for _, h in noisy)  # they do stay high
+    assert [n for n, _ in noisy if DIAGNOSES[n].primary != "healthy"] == []
+
+
 def test_overfitting_onset_is_where_validation_turns_up():
     for name, h in BY_LABEL["overfitting"]:
-        onset = DIAGNOSES[name]["overfitting"].epoch
+        finding = DIAGNOSES[name]["overfitting"]
+        onset = finding.epoch
         val, train = np.asarray(h.val_loss), np.asarray(h.train_loss)
-        assert DIAGNOSES[name]["overfitting"].evidence["onset_epoch"] == onset + 1  # text counts from 1
+        assert finding.evidence["onset_epoch"] == onset + 1  # text counts from 1
         # from the onset on, validation never gets (materially) better while training keeps improving
         assert val[onset + 1:].min() >= 0.95 * val[onset], (name, onset)
         assert val[onset + 1:].mean() > val[onset] and train[-1] < train[onset], (name, onset)
 
 
 def test_nan_runs_with_gradient_norms_report_exploding_gradients():
-    nan_grads = [n for n, _, h in RECORDS if h.grad_norm and not all(math.isfinite(g) for g in h.grad_norm)]
+    nan_grads = [n for n, _, _, h in DEV if len(h.grad_norm) and not all(math.isfinite(g) for g in h.grad_norm)]
     assert nan_grads
     assert all("exploding_gradients" in DIAGNOSES[n] for n in nan_grads)
 
@@ -82,7 +111,3 @@ def test_str_reads_like_a_report():
     assert head.startswith("Training Diagnosis: overfitting (from epoch ")
     assert "evidence: onset_epoch=" in text and "why: " in text and "try: stop early" in text
     assert "nan" not in text.lower()
-
-
-def _alias(label: str) -> str:
-    return "diverging" if label == "exploding_gradients" else label
