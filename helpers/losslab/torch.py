@@ -6,6 +6,7 @@ shared with `losslab.tensorflow` (see the flavor-parity table in ``helpers/lossl
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from .core.data import check_xy, make_regression, split_indices
 from .core.history import TrainingHistory
 from .core.loop import EpochResult, check_loader, cycle_batches, run_epochs, validation_mean
 from .core.lr_range import RangeTestResult
+from .core import sanity as _sanity
 from . import (identify_training_issues, plot_histories, plot_loss_curves,  # noqa: F401  (re-exported)
                plot_lr_comparison, plot_training_dashboard)
 
@@ -27,7 +29,7 @@ __all__ = [
     "SimpleNet", "generate_synthetic_data", "create_data_loaders", "train_with_loss_tracking",
     "plot_loss_curves", "compare_learning_rates", "identify_training_issues", "lr_range_test",
     "make_optimizer", "global_grad_norm", "set_seed", "lr_explorer", "plot_training_dashboard", "plot_histories",
-    "plot_lr_comparison", "TrainingHistory",
+    "plot_lr_comparison", "TrainingHistory", "sanity_check",
 ]
 
 
@@ -214,6 +216,70 @@ def lr_explorer(model_fn: Callable[[], nn.Module], train_loader, val_loader, cri
                 num_epochs: int = 20, seed: int = 0, **kwargs):
     """The ipywidgets explorer: pick learning rate, optimizer and momentum; it retrains and redraws."""
     return _core.lr_explorer(FLAVOR, model_fn, train_loader, val_loader, criterion, num_epochs, seed, **kwargs)
+
+
+def sanity_check(model: nn.Module, loader, loss_fn=None, optimizer="adam", lr: float | None = None, *,
+                 thresholds: _sanity.SanityThresholds | None = None) -> _sanity.SanityReport:
+    """The checks to run before a long training (`losslab.core.sanity`), each on a deep copy of ``model``.
+
+    ``optimizer`` is a name, a factory ``(params, lr)``, or an optimizer object (a new one of its class and
+    settings is built for each copy; the object itself is never stepped). The caller's model is never trained.
+    """
+    check_loader(loader, "loader")
+    criterion = _criterion(loss_fn)
+    if isinstance(optimizer, torch.optim.Optimizer):
+        settings = {**optimizer.defaults, "lr": optimizer.param_groups[0]["lr"]}
+        optimizer = lambda params, rate, cls=type(optimizer): cls(params, **{**settings, "lr": rate})  # noqa: E731
+        lr = settings["lr"] if lr is None else lr
+
+    def fresh() -> _SanityCopy:
+        twin = copy.deepcopy(model)
+        return _SanityCopy(twin, criterion, _build_optimizer(optimizer, twin, lr))
+
+    probe = _sanity.Probe(fresh, _loss_kind(criterion), type(criterion).__name__, "torch")
+    return _sanity.sanity_check(probe, loader, thresholds)
+
+
+class _SanityCopy:
+    """A copy of the caller's model in training mode, with its own optimizer (`losslab.core.sanity.Trainer`)."""
+
+    def __init__(self, model: nn.Module, criterion, optimizer: torch.optim.Optimizer):
+        self.model, self.criterion, self.optimizer = model.train(), criterion, optimizer
+        self.device = _model_device(model)
+
+    def _loss(self, x, y) -> torch.Tensor:
+        return _mean(self.criterion(self.model(torch.as_tensor(x, device=self.device)),
+                                    torch.as_tensor(y, device=self.device)))
+
+    def predict(self, x) -> np.ndarray:
+        with torch.no_grad():
+            return self.model(torch.as_tensor(x, device=self.device)).cpu().numpy()
+
+    def loss(self, x, y) -> float:
+        with torch.no_grad():
+            return float(self._loss(x, y))
+
+    def step(self, x, y) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self._loss(x, y)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss)
+
+    def grad_norms(self, x, y) -> dict[str, float]:
+        self.model.zero_grad(set_to_none=True)
+        self._loss(x, y).backward()
+        return {n: float(torch.linalg.vector_norm(_grad(p))) for n, p in self.model.named_parameters()
+                if p.requires_grad}
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {n: p.detach().cpu().numpy().copy() for n, p in self.model.named_parameters()
+                if p.requires_grad and p.ndim >= 2}
+
+
+def _loss_kind(criterion) -> str | None:
+    kinds = {nn.CrossEntropyLoss: "cross_entropy", nn.BCEWithLogitsLoss: "bce_with_logits", nn.MSELoss: "mse"}
+    return kinds.get(type(criterion))
 
 
 _LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss, "cross_entropy": nn.CrossEntropyLoss,
