@@ -67,7 +67,7 @@ def test_every_finding_carries_numbers_confidence_explanation_and_fixes():
 
 
 # the weakest per-label recall we accept on the development set (evaluate.py prints the measured values)
-MIN_RECALL = {"diverging": 0.9, "overfitting": 0.95, "slow_convergence": 0.9, "underfitting": 0.85,
+MIN_RECALL = {"diverging": 0.9, "overfitting": 0.95, "slow_convergence": 0.9, "underfitting": 0.8,
               "vanishing_gradients": 0.9, "healthy": 0.95, "oscillation": 0.9}
 
 
