@@ -100,14 +100,16 @@ _TEXT = {
         "Typical causes are a learning rate so small the steps are invisible, dead or saturated units that pass "
         "no gradient, or a bug that detaches the loss from the parameters."),
     "underfitting": (
-        "Training converged, but to a loss not far below where it began, and validation sits at the same level. "
+        "Training converged, but to a loss not far below where it began (validation, where recorded, sits at "
+        "the same level). "
         "Either the model cannot represent the pattern in the data (too small, too constrained by "
         "regularisation, or features without the information it needs), or the data allow no lower loss "
         "(noisy targets or labels). The curves alone cannot tell these apart when training and validation "
         "flatten together; a bigger model can: if its loss goes no lower, this is the data's noise floor."),
     "healthy": (
-        "The loss fell and then levelled off, the validation loss follows the training loss without turning "
-        "up, and nothing became non-finite. Train a little longer only if the curve is still sloping."),
+        "The loss fell and then levelled off, nothing became non-finite, and the validation loss (where "
+        "recorded) follows the training loss without turning up. Train a little longer only if the curve is "
+        "still sloping."),
 }
 
 _FIXES = {
