@@ -20,6 +20,7 @@ from .core.data import check_xy, make_regression, split_indices
 from .core.history import TrainingHistory
 from .core.loop import EpochResult, check_loader, cycle_batches, record_epoch, run_epochs, validation_mean
 from .core.lr_range import RangeTestResult
+from .core import sanity as _sanity
 from .core.signals import STOP_CALLBACK, StopReason
 from . import (identify_training_issues, plot_histories, plot_loss_curves,  # noqa: F401  (re-exported)
                plot_lr_comparison, plot_training_dashboard)
@@ -28,7 +29,7 @@ __all__ = [
     "SimpleNet", "generate_synthetic_data", "create_data_loaders", "train_with_loss_tracking",
     "plot_loss_curves", "compare_learning_rates", "identify_training_issues", "lr_range_test",
     "make_optimizer", "global_grad_norm", "set_seed", "lr_explorer", "plot_training_dashboard", "plot_histories",
-    "plot_lr_comparison", "LossHistory", "TrainingHistory",
+    "plot_lr_comparison", "LossHistory", "TrainingHistory", "sanity_check",
 ]
 
 
@@ -60,6 +61,11 @@ class SimpleNet(keras.Model):
         if self.dropout is not None:
             h = self.dropout(h, training=training)
         return self.out(h)
+
+    def get_config(self) -> dict[str, Any]:
+        """Its constructor arguments, so ``keras.models.clone_model`` (and saving) can rebuild it."""
+        return {**super().get_config(), "input_dim": self.input_dim, "hidden_dim": self.hidden1.units,
+                "output_dim": self.out.units, "dropout": self.dropout.rate if self.dropout is not None else 0.0}
 
     def __repr__(self) -> str:
         return (f"SimpleNet(input_dim={self.input_dim}, hidden_dim={self.hidden1.units}, "
@@ -279,6 +285,96 @@ def lr_explorer(model_fn: Callable[[], keras.Model], train_loader, val_loader, c
                 num_epochs: int = 20, seed: int = 0, **kwargs):
     """The ipywidgets explorer: pick learning rate, optimizer and momentum; it retrains and redraws."""
     return _core.lr_explorer(FLAVOR, model_fn, train_loader, val_loader, criterion, num_epochs, seed, **kwargs)
+
+
+def sanity_check(model: keras.Model, loader, loss_fn=None, optimizer="adam", lr: float | None = None, *,
+                 thresholds: _sanity.SanityThresholds | None = None) -> _sanity.SanityReport:
+    """The checks to run before a long training (`losslab.core.sanity`), each on a clone of ``model``.
+
+    Each copy is ``keras.models.clone_model`` with the caller's weights (a subclassed model needs
+    ``get_config``). ``optimizer`` is a name, a factory ``(lr)``, or an optimizer object (rebuilt from its
+    config for each copy; the object itself is never stepped). The caller's model is never trained.
+    """
+    check_loader(loader, "loader")
+    criterion = _criterion(loss_fn)
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        config = optimizer.get_config()
+        optimizer = lambda rate, cls=type(optimizer): cls.from_config({**config, "learning_rate": rate})  # noqa: E731
+        lr = float(config["learning_rate"]) if lr is None else lr
+    try:
+        twin = keras.models.clone_model(model)
+    except NotImplementedError as error:
+        raise TypeError(f"sanity_check works on a copy and cannot clone {type(model).__name__}: give it a "
+                        "get_config() returning its constructor arguments (see losslab's SimpleNet)") from error
+    twin.set_weights(model.get_weights())
+    copy = _SanityCopy(twin, criterion, _build_optimizer(optimizer, twin, lr))
+
+    def fresh() -> _SanityCopy:
+        # One clone, reset to the caller's weights and a new optimizer state for each check: its compiled
+        # steps are traced once per call, not once per check.
+        copy.reset()
+        return copy
+
+    probe = _sanity.Probe(fresh, _loss_kind(criterion), getattr(criterion, "name", type(criterion).__name__),
+                          "tensorflow")
+    return _sanity.sanity_check(probe, loader, thresholds)
+
+
+class _SanityCopy:
+    """A clone of the caller's model with its own optimizer (`losslab.core.sanity.Trainer`); ``reset`` puts
+    back the weights and optimizer state it started with."""
+
+    def __init__(self, model: keras.Model, criterion, optimizer: keras.optimizers.Optimizer):
+        self.model, self.criterion, self.optimizer = model, criterion, optimizer
+        variables = model.trainable_variables
+        optimizer.build(variables)
+        self._start = [v.numpy() for v in model.variables], [v.numpy() for v in optimizer.variables]
+
+        def loss_of(x, y):
+            return tf.reduce_mean(criterion(y, model(x, training=True)))
+
+        @tf.function(reduce_retracing=True)
+        def gradients(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_of(x, y)
+            grads = tape.gradient(loss, variables)
+            return loss, [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)]
+
+        @tf.function(reduce_retracing=True)
+        def step(x, y):
+            loss, grads = gradients(x, y)
+            optimizer.apply_gradients(zip(grads, variables))
+            return loss
+
+        self._loss, self._gradients, self._step = tf.function(loss_of, reduce_retracing=True), gradients, step
+
+    def reset(self) -> None:
+        for variables, values in zip((self.model.variables, self.optimizer.variables), self._start):
+            for v, value in zip(variables, values):
+                v.assign(value)
+
+    def predict(self, x) -> np.ndarray:
+        return np.asarray(self.model(x, training=False))
+
+    def loss(self, x, y) -> float:
+        return float(self._loss(x, y))
+
+    def step(self, x, y) -> float:
+        return float(self._step(x, y))
+
+    def grad_norms(self, x, y) -> dict[str, float]:
+        _, grads = self._gradients(x, y)
+        return {v.path: float(tf.norm(tf.cast(g, tf.float32))) for v, g in zip(self.model.trainable_variables, grads)}
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {v.path: v.numpy().copy() for v in self.model.trainable_variables if len(v.shape) >= 2}
+
+
+def _loss_kind(criterion) -> str | None:
+    fn = getattr(criterion, "fn", criterion)  # a Keras loss object wraps its per-sample function
+    kinds = {keras.losses.sparse_categorical_crossentropy: "cross_entropy",
+             keras.losses.binary_crossentropy: "bce_with_logits", keras.losses.mean_squared_error: "mse"}
+    return kinds.get(fn)
 
 
 _LOSSES = {"mse": lambda: keras.losses.MeanSquaredError(), "mae": lambda: keras.losses.MeanAbsoluteError(),

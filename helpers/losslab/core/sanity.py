@@ -29,6 +29,9 @@ class SanityThresholds:
     #: The loss at initialisation may be this factor above or below its expected value (a default init
     #: gives near-uniform class scores, so cross-entropy starts within a few percent of ln K).
     init_factor: float = 1.5
+    #: For MSE the bound above is wider: a default init's outputs have a variance of their own (Keras'
+    #: Glorot init gives about the targets' on standardised data), which adds to the mean of y².
+    init_factor_mse: float = 3.0
     #: After ``baseline_steps`` on real inputs, the held-out loss must be at most this fraction of the same
     #: model's trained on zeroed inputs (otherwise the inputs carry nothing the model uses).
     baseline_ratio: float = 0.9
@@ -252,7 +255,8 @@ def check_init_loss(probe: Probe, batches, t: SanityThresholds) -> Check:
                      f"no expected starting value for {probe.loss_name}: losslab knows cross-entropy on logits "
                      "(ln K), binary cross-entropy on logits (ln 2) and MSE (mean of y²)")
     numbers = {"loss": loss, "expected": expected, "why": why}
-    ok = np.isfinite(loss) and expected / t.init_factor <= loss <= expected * t.init_factor
+    factor = t.init_factor_mse if kind == "mse" else t.init_factor
+    ok = np.isfinite(loss) and expected / t.init_factor <= loss <= expected * factor
     advice = "scale the initial weights down (the framework's default init), a zero last-layer bias"
     if kind == "mse" and np.mean(y) ** 2 > np.var(y):
         advice += "; centre the targets or set the last bias to their mean"
