@@ -105,19 +105,27 @@ def test_sweep_claims_hold_for_every_seed(run):
     v = run.values
     assert v["seeds"] >= 3
     low, high = v["learning_rates"][0], v["learning_rates"][-1]
-    assert all(x > 2.0 for x in column(run, "SGD", low)), "SGD has barely left chance level at the smallest rate"
+    assert all(x > 1.5 for x in column(run, "SGD", low)), "SGD is still far from done at the smallest rate"
     assert all(x < 0.25 for x in column(run, "Adam", low)), "Adam is already useful at the smallest rate"
     assert all(x > 1.8 for x in column(run, "Adam", high)), "Adam is back near chance level at 1.0"
-    assert all(x < 0.2 for x in column(run, "SGD", high)), "SGD does well at 1.0"
+    assert all(x < 1.0 for x in column(run, "SGD", high)), "SGD ends far below chance level at 1.0"
     best_momentum = max(column(run, "momentum 0.9", v["best_lr"]["momentum 0.9"]))
     assert min(column(run, "momentum 0.9", high)) > 5 * best_momentum, "momentum at 1.0 ends far above its best"
 
 
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def test_momentum_at_lr_ends_where_sgd_ends_at_ten_times_lr(run):
+    for lr in (0.01, 0.03):
+        momentum, sgd = mean(column(run, "momentum 0.9", lr)), mean(column(run, "SGD", round(10 * lr, 3)))
+        assert momentum == pytest.approx(sgd, rel=0.25), (lr, momentum, sgd)
+
+
 def test_best_rates_order_and_vary_with_the_seed(run):
-    best, per_seed, rates = run.values["best_lr"], run.values["best_lr_per_seed"], run.values["learning_rates"]
-    assert best["Adam"] < best["momentum 0.9"] < best["SGD"], best
-    assert best["SGD"] == rates[-1], "SGD's best is at the top of the grid"
-    assert rates.index(best["SGD"]) - rates.index(best["momentum 0.9"]) == 1, "one grid step, not the full factor 10"
+    best, per_seed = run.values["best_lr"], run.values["best_lr_per_seed"]
+    assert best["Adam"] < min(best["momentum 0.9"], best["SGD"]), "Adam's best rate sits lowest"
     assert any(len(set(seeds)) > 1 for seeds in per_seed.values()), "a single seed moves some best rate"
 
 
