@@ -29,8 +29,10 @@ def _limits(overrides: list[str]):
 
 def _grade(args: argparse.Namespace) -> int:
     from .pipeline import DEFAULT_OUT, SAMPLE_CLASS, grade
+    from .preflight import PreflightFailed
     from .report import table
     from .sandbox import isolation_report
+    from .submissions import BadSubmissions
 
     out = Path(args.out or DEFAULT_OUT)
     limits = _limits(args.limit)
@@ -39,10 +41,17 @@ def _grade(args: argparse.Namespace) -> int:
     if not (submissions.is_dir() or (submissions.is_file() and zipfile.is_zipfile(submissions))):
         print(f"error: {submissions} is neither a folder nor a zip file", file=sys.stderr)
         return 2
-    results = grade(submissions, out, workers=args.workers, scheduler=args.scheduler, limits=limits,
-                    assignments=args.assignments.split(",") if args.assignments else None,
-                    named_regexp=args.named_regexp, progress=not args.quiet)
+    try:
+        results = grade(submissions, out, workers=args.workers, scheduler=args.scheduler, limits=limits,
+                        assignments=args.assignments.split(",") if args.assignments else None,
+                        named_regexp=args.named_regexp, progress=not args.quiet)
+    except (BadSubmissions, PreflightFailed) as exc:  # nothing graded, nothing written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(table(results))
+    flagged = sum(1 for r in results if r.flags)
+    if flagged:
+        print(f"\n{flagged} submission(s) flagged for a person: see the flags column of grades.csv and report.html")
     print(f"\nwrote {out / 'grades.csv'}, {out / 'report.html'}, {out / 'gradebook.db'}, "
           f"{out / 'feedback'}/, {out / 'autograded'}/")
     return 0

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import sandbox
+from . import flags, preflight, sandbox
 from .course import REPO, SOURCE, build_course, ensure_alembic_on_path, pack, source_assignments
 from .feedback import plain_page
 from .merge import merge
@@ -36,6 +36,7 @@ def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT,
     assignments = assignments or source_assignments(source)
     todo = collect(Path(submissions), assignments, named_regexp)
     limits = limits if limits is not None else sandbox.Limits()
+    preflight.check(limits, scheduler)  # one kernel runs a trivial cell where grading runs, or nothing is graded
     with tempfile.TemporaryDirectory(prefix="autograder-course-") as tmp:
         course = Path(tmp)
         build_course(course, assignments, source)
@@ -46,8 +47,19 @@ def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT,
             outcomes.append(outcome)
             bar.step(f"{outcome.result.student}/{outcome.result.assignment}: {outcome.result.status}")
         outcomes.sort(key=lambda o: (o.result.student, o.result.assignment))
+        _flag(outcomes, todo, course / "release")
         _write(out, outcomes, course / "gradebook.db")
     return [o.result for o in outcomes]
+
+
+def _flag(outcomes: list[Outcome], todo: list[Submission], release: Path) -> None:
+    """Flags for a person, read from each submission's own files (static analysis: no student code runs)."""
+    handed_in = {(s.student, s.assignment): s.files for s in todo}
+    for outcome in outcomes:
+        r = outcome.result
+        found = flags.scan_submission(handed_in.get((r.student, r.assignment), {}), release / r.assignment,
+                                      r.assignment)
+        r.flags = flags.describe(found)
 
 
 def _max_scores(course: Path) -> dict[str, float]:

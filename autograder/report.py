@@ -1,4 +1,4 @@
-"""What the instructor reads: grades.csv, the printed grade table and an HTML class report."""
+"""What the instructor reads: grades.csv, the printed grade table and an HTML class report to work from."""
 from __future__ import annotations
 
 import base64
@@ -8,9 +8,17 @@ import io
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .results import Result
+from .course import SOURCE
+from .outline import GradedCell, read_graded_cells
+from .results import CellScore, Result
 
-CSV_FIELDS = ("student", "assignment", "score", "max_score", "status", "reason")
+CSV_FIELDS = ("student", "assignment", "score", "max_score", "status", "reason", "flags")
+#: Submissions with no notebook to score: left out of means, histograms and pass rates.
+NOT_HANDED_IN = ("missing", "unreadable")
+STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.num{text-align:right}"
+         "td.full{background:#e8f5e9}td.zero{background:#ffebee}td.part{background:#fff8e1}"
+         "td.awaits{background:#e3f2fd;font-style:italic}th.part{background:#f5f5f5;text-align:center}")
 
 
 def write_csv(results: list[Result], path: Path) -> None:
@@ -18,7 +26,8 @@ def write_csv(results: list[Result], path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(CSV_FIELDS)
         for r in results:
-            writer.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, r.reason])
+            writer.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, r.reason,
+                             " | ".join(r.flags)])
 
 
 def table(results: list[Result]) -> str:
@@ -32,61 +41,165 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def pass_rates(results: list[Result]) -> dict[str, float]:
-    """Per autograded question: the share of handed-in submissions that got its full points."""
-    tried, passed = Counter(), Counter()
-    for r in results:
-        if r.status in ("missing", "unreadable"):
-            continue
-        for cell in r.cells:
-            if cell.autograded:
-                key = cell.grade_id if cell.notebook == r.assignment else f"{cell.notebook}/{cell.grade_id}"
-                tried[key] += 1
-                passed[key] += cell.score >= cell.max_score > 0
-    return {key: passed[key] / tried[key] for key in tried}
+def awaiting(result: Result) -> list[CellScore]:
+    """The written answers of a submission that a person has yet to grade."""
+    return [c for c in result.cells if c.needs_manual_grade]
+
+
+def graded_points(result: Result) -> tuple[float, float]:
+    """(score, max) over the points already graded: answers awaiting a person count neither as 0 nor in the max."""
+    pending = awaiting(result)
+    return (result.score - sum(c.score for c in pending), result.max_score - sum(c.max_score for c in pending))
+
+
+def columns(rows: list[Result], source: Path) -> list[tuple[str, GradedCell]]:
+    """(notebook, cell) for every graded cell of an assignment in notebook order; cells the source does not name
+    (another source folder, a renamed cell) follow in the order grading recorded them."""
+    aid = rows[0].assignment
+    outline = read_graded_cells(source, aid) if (Path(source) / aid).is_dir() else {}
+    ordered = [(nb, cell) for nb, cells in outline.items() for cell in cells]
+    known = {(nb, cell.grade_id) for nb, cell in ordered}
+    for r in rows:
+        for c in r.cells:
+            if (c.notebook, c.grade_id) not in known:
+                known.add((c.notebook, c.grade_id))
+                ordered.append((c.notebook, GradedCell(c.grade_id, c.max_score, c.autograded, "", c.grade_id)))
+    return ordered
+
+
+def histogram(scores: list[float], max_score: float, title: str):
+    """A score histogram, one bar per whole point, whole-number ticks on both axes
+    (a Figure without pyplot: no display backend, no global state)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    top = max(int(round(max_score)), 1)
+    fig = Figure(figsize=(5.5, 2.8), dpi=100)
+    ax = fig.add_subplot()
+    ax.hist(scores, bins=[b - 0.5 for b in range(top + 2)], color="#3f6fb5", edgecolor="white")
+    ax.set(title=title, xlabel=f"graded points (of {max_score:g})", ylabel="students", xlim=(-0.6, top + 0.6))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    return fig
 
 
 def histogram_png(scores: list[float], max_score: float, title: str) -> str:
-    """A score histogram as base64 PNG (Figure without pyplot: no display backend, no global state)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5, 2.6), dpi=100)
-    ax = fig.add_subplot()
-    bins = min(20, max(int(max_score), 1))
-    ax.hist(scores, bins=bins, range=(0, max_score or 1), color="#3f6fb5", edgecolor="white")
-    ax.set(title=title, xlabel="score", ylabel="students")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
+    """The histogram as base64 PNG, for an <img> inside the report."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    histogram(scores, max_score, title).savefig(buf, format="png", metadata={"Software": None})
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def write_html(results: list[Result], path: Path) -> None:
-    """The class report: per assignment a histogram, status counts and per-question pass rates; then all rows."""
+def _esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _feedback_links(r: Result, folder: Path) -> str:
+    pages = sorted((folder / "feedback" / r.student / r.assignment).glob("*.html"))
+    return " ".join(f"<a href='{_esc(p.relative_to(folder).as_posix())}'>{_esc(p.stem)}</a>" for p in pages) or "-"
+
+
+def _score_cell(cell: CellScore | None) -> str:
+    if cell is None:
+        return "<td>-</td>"
+    if cell.needs_manual_grade:
+        return f"<td class='awaits' title='awaits manual grading'>awaits / {cell.max_score:g}</td>"
+    kind = "full" if cell.score >= cell.max_score else "zero" if cell.score <= 0 else "part"
+    return f"<td class='num {kind}'>{cell.score:g}</td>"
+
+
+def _assignment_section(aid: str, rows: list[Result], folder: Path, source: Path) -> list[str]:
+    handed_in = [r for r in rows if r.status not in NOT_HANDED_IN]
+    graded = [graded_points(r) for r in handed_in]
+    mean = sum(s for s, _ in graded) / len(graded) if graded else 0.0
+    mean_max = sum(m for _, m in graded) / len(graded) if graded else 0.0
+    max_score = max(r.max_score for r in rows)
+    pending = sum(len(awaiting(r)) for r in handed_in)
+    statuses = Counter(r.status for r in rows)
+    parts = [f"<h2 id='{_esc(aid)}'>{_esc(aid)}</h2>",
+             f"<p>{len(handed_in)} of {len(rows)} students handed in. Mean {mean:.2f} of {mean_max:.2f} graded "
+             f"points (assignment total {max_score:g}). Written answers not yet graded count neither as zero nor "
+             f"in the total: {pending} await manual grading. Statuses: "
+             + ", ".join(f"{_esc(s)}: {n}" for s, n in sorted(statuses.items())) + ".</p>",
+             f"<img alt='histogram of graded points for {_esc(aid)}' "
+             f"src='data:image/png;base64,{histogram_png([s for s, _ in graded], mean_max or max_score, aid)}'>"]
+    cols = columns(rows, source)
+    single = len({nb for nb, _ in cols}) <= 1
+    groups: list[tuple[str, int]] = []
+    for _, cell in cols:
+        if groups and groups[-1][0] == cell.part:
+            groups[-1] = (cell.part, groups[-1][1] + 1)
+        else:
+            groups.append((cell.part, 1))
+    parts.append("<h3>Students x tests</h3><table><tr><th rowspan='2'>student</th>"
+                 + "".join(f"<th class='part' colspan='{n}'>{_esc(p) or '&nbsp;'}</th>" for p, n in groups)
+                 + "<th rowspan='2'>score</th><th rowspan='2'>status</th><th rowspan='2'>feedback</th></tr><tr>"
+                 + "".join(f"<th title='{_esc(cell.name)}'>{_esc(cell.grade_id if single else f'{nb}/{cell.grade_id}')}"
+                           f" ({cell.points:g}{'' if cell.autograded else ', by hand'})</th>" for nb, cell in cols)
+                 + "</tr>")
+    for r in rows:
+        by_id = {(c.notebook, c.grade_id): c for c in r.cells}
+        score, graded_max = graded_points(r)
+        parts.append(f"<tr><td>{_esc(r.student)}</td>"
+                     + "".join(_score_cell(by_id.get((nb, cell.grade_id))) for nb, cell in cols)
+                     + f"<td class='num'>{score:g} / {graded_max:g}</td><td title='{_esc(r.reason)}'>"
+                     f"{_esc(r.status)}</td><td>{_feedback_links(r, folder)}</td></tr>")
+    means = []
+    for nb, cell in cols:
+        got = [c for r in handed_in for c in r.cells
+               if (c.notebook, c.grade_id) == (nb, cell.grade_id) and not c.needs_manual_grade]
+        means.append(f"<td class='num'>{sum(c.score for c in got) / len(got):.2f}</td>" if got else "<td>-</td>")
+    parts.append("<tr><th>mean (graded)</th>" + "".join(means) + "<td></td><td></td><td></td></tr></table>")
+    return parts
+
+
+def _manual_queue(results: list[Result], folder: Path) -> list[str]:
+    queue = [(r, c) for r in results for c in awaiting(r)]
+    if not queue:
+        return ["<h2>Manual grading queue</h2><p>No written answer awaits manual grading.</p>"]
+    parts = [f"<h2>Manual grading queue</h2><p>{len(queue)} written answers await a person "
+             "(grade them in formgrader, then run <code>autograder finalize</code>).</p>",
+             "<table><tr><th>student</th><th>assignment</th><th>notebook</th><th>answer</th><th>points</th>"
+             "<th>feedback</th></tr>"]
+    parts += [f"<tr><td>{_esc(r.student)}</td><td>{_esc(r.assignment)}</td><td>{_esc(c.notebook)}</td>"
+              f"<td>{_esc(c.grade_id)}</td><td class='num'>{c.max_score:g}</td><td>{_feedback_links(r, folder)}</td></tr>"
+              for r, c in queue]
+    parts.append("</table>")
+    return parts
+
+
+def flagged_section(results: list[Result]) -> list[str]:
+    """Submissions whose code reaches into the shell or the interpreter, or calls the reference implementation
+    (autograder.flags): graded as usual, listed first for a person to read."""
+    flagged = [r for r in results if r.flags]
+    if not flagged:
+        return []
+    rows = [f"<tr><td>{html.escape(r.student)}</td><td>{html.escape(r.assignment)}</td><td>{r.score:g}</td><td><ul>"
+            + "".join(f"<li><code>{html.escape(f)}</code></li>" for f in r.flags) + "</ul></td></tr>" for r in flagged]
+    return [f"<h2>Flagged for a person</h2><p>{len(flagged)} submission(s) graded as usual whose code reaches into "
+            "the notebook shell or the interpreter, or calls the reference implementation: read each before the "
+            "grade stands.</p><table><tr><th>student</th><th>assignment</th><th>score</th><th>flags (cell, line, "
+            "construct, code)</th></tr>", *rows, "</table>"]
+
+
+def write_html(results: list[Result], path: Path, source: Path = SOURCE) -> None:
+    """The class report: per assignment the graded-points histogram and a student x test table (tests in notebook
+    order, grouped by part, with points, links to each feedback page); the manual-grading queue; then all rows."""
     by_assignment: dict[str, list[Result]] = defaultdict(list)
     for r in results:
         by_assignment[r.assignment].append(r)
+    folder = Path(path).parent
     parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title>",
-             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}</style></head><body>",
-             "<h1>Class report</h1>"]
+             f"<style>{STYLE}</style></head><body>", "<h1>Class report</h1>"]
+    parts += flagged_section(results)
     for aid, rows in sorted(by_assignment.items()):
-        max_score = max(r.max_score for r in rows)
-        scores = [r.score for r in rows if r.status != "missing"]  # the histogram shows work handed in
-        mean = sum(scores) / len(scores) if scores else 0.0
-        statuses = Counter(r.status for r in rows)
-        parts.append(f"<h2>{html.escape(aid)}</h2><p>{len(scores)} of {len(rows)} students handed in, "
-                     f"mean {mean:.2f} / {max_score:g}; "
-                     + ", ".join(f"{html.escape(s)}: {n}" for s, n in sorted(statuses.items())) + "</p>")
-        parts.append(f"<img alt='score histogram for {html.escape(aid)}' "
-                     f"src='data:image/png;base64,{histogram_png(scores, max_score, aid)}'>")
-        parts.append("<table><tr><th>question</th><th>pass rate</th></tr>")
-        parts += [f"<tr><td>{html.escape(q)}</td><td>{rate:.0%}</td></tr>" for q, rate in pass_rates(rows).items()]
-        parts.append("</table>")
+        parts += _assignment_section(aid, sorted(rows, key=lambda r: r.student), folder, source)
+    parts += _manual_queue(results, folder)
     parts.append("<h2>All submissions</h2><table><tr>" + "".join(f"<th>{f}</th>" for f in CSV_FIELDS) + "</tr>")
-    parts += ["<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in
-                               (r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, r.reason))
+    parts += ["<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in
+                               (r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, r.reason,
+                                " | ".join(r.flags)))
               + "</tr>" for r in results]
     parts.append("</table></body></html>")
-    path.write_text("\n".join(parts), encoding="utf-8")
+    Path(path).write_text("\n".join(parts), encoding="utf-8")

@@ -33,6 +33,7 @@ class Result:
     reason: str
     cells: list[CellScore] = field(default_factory=list)
     seconds: float = 0.0
+    flags: list[str] = field(default_factory=list)  # for a person to read (autograder.flags); the score ignores them
 
 
 @dataclass

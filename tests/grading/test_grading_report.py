@@ -1,0 +1,116 @@
+"""The instructor's report and the student's feedback, read from one small graded class: a part with two tests,
+a written answer awaiting a person, an equation in the prose, and students who pass, fail and hand in nothing."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+AID = "rep"
+SOLUTION = "def cube(x):\n    ### BEGIN SOLUTION\n    return x ** 3\n    ### END SOLUTION"
+TEST_VALUE = ("# cube(2) is 8\nfrom losslab.grading import check_close\n"
+              "check_close(cube(2), 8.0, rtol=0, atol=1e-9, what='cube(2), the value of x ** 3 at x = 2, which is "
+              "compared with the reference value computed by the course helpers package on the grader side')")
+TEST_HIDDEN = ("# cube on negative numbers\n### BEGIN HIDDEN TESTS\nassert cube(-2) == -8, 'SECRET-NEG'\n"
+               "### END HIDDEN TESTS")
+
+
+def _meta(gid: str, *, grade: bool, solution: bool, points: float = 0, kind: str = "code") -> dict:
+    meta = {"grade": grade, "solution": solution, "locked": not solution, "grade_id": gid, "schema_version": 3}
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _source(root: Path) -> Path:
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Cubes\nThe cube is $y = x^3$. 3 points are autograded; the written answer is graded "
+                          "by hand (2 points).", id="intro"),
+        new_markdown_cell("## Part 1: Cubes (3 points)", id="part1"),
+        new_code_cell(SOLUTION, id="cube", metadata=_meta("cube", grade=False, solution=True)),
+        new_code_cell(TEST_VALUE, id="test_value", metadata=_meta("test_value", grade=True, solution=False, points=2)),
+        new_code_cell(TEST_HIDDEN, id="test_neg", metadata=_meta("test_neg", grade=True, solution=False, points=1)),
+        new_markdown_cell("## Part 2: Why\nWhy is $x^3$ odd? *(2 points)*", id="part2"),
+        new_markdown_cell("YOUR ANSWER HERE", id="q1", metadata=_meta("q1", grade=True, solution=True, points=2)),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    (root / "source" / AID).mkdir(parents=True)
+    nbformat.write(nb, root / "source" / AID / f"{AID}.ipynb")
+    return root / "source"
+
+
+def _submit(release_nb: Path, dest: Path, student: str, body: str) -> None:
+    nb = nbformat.read(release_nb, 4)
+    for cell in nb.cells:
+        if cell.get("id") == "cube":
+            cell.source = body
+        if cell.get("id") == "q1":
+            cell.source = "Because (-x)^3 = -x^3."
+    (dest / student / AID).mkdir(parents=True)
+    nbformat.write(nb, dest / student / AID / f"{AID}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict:
+    """The class graded once: 'ref' passes, 'wrong' fails the visible test, 'absent' hands in nothing."""
+    from autograder.pipeline import grade
+    from autograder.release import generate
+    from autograder.report import write_html
+
+    root = tmp_path_factory.mktemp("report")
+    source = _source(root)
+    generate(root / "release", [AID], source)
+    release_nb = root / "release" / AID / f"{AID}.ipynb"
+    _submit(release_nb, root / "submitted", "ref", "def cube(x):\n    return x ** 3")
+    _submit(release_nb, root / "submitted", "wrong", "def cube(x):\n    return x * x")
+    (root / "submitted" / "absent").mkdir()
+    out = root / "out"
+    results = grade(root / "submitted", out, workers=1, source=source, progress=False)
+    write_html(results, out / "report.html", source)  # the pipeline's own call may not pass this source
+    return {"out": out, "results": {r.student: r for r in results}, "source": source}
+
+
+def _report(graded) -> str:
+    return (graded["out"] / "report.html").read_text()
+
+
+def test_tests_appear_in_notebook_order_with_points_and_parts(graded):
+    page = _report(graded)
+    assert page.index("test_value (2)") < page.index("test_neg (1)") < page.index("q1 (2, by hand)")
+    assert re.search(r"colspan='2'>Part 1: Cubes<", page) and re.search(r"colspan='1'>Part 2: Why<", page)
+
+
+def test_student_rows_link_to_their_feedback_pages(graded):
+    page, out = _report(graded), graded["out"]
+    links = re.findall(r"href='(feedback/[^']+)'", page)
+    assert "feedback/ref/rep/rep.html" in links and "feedback/wrong/rep/rep.html" in links
+    assert all((out / link).is_file() for link in links)
+
+
+def test_manual_queue_lists_each_unanswered_written_answer(graded):
+    page = _report(graded)
+    queue = page[page.index("<h2>Manual grading queue</h2>"):page.index("<h2>All submissions</h2>")]
+    assert "2 written answers await a person" in queue
+    assert "<td>ref</td>" in queue and "<td>wrong</td>" in queue and "absent" not in queue
+
+
+def test_means_count_only_graded_points(graded):
+    from autograder.report import graded_points
+
+    results = graded["results"]
+    assert graded_points(results["ref"]) == (3.0, 3.0) and graded_points(results["wrong"])[1] == 3.0
+    expected = (3.0 + graded_points(results["wrong"])[0]) / 2
+    assert f"Mean {expected:.2f} of 3.00 graded points (assignment total 5)" in _report(graded)
+    assert "count neither as zero nor in the total" in _report(graded)
+
+
+def test_histogram_ticks_are_whole_numbers():
+    from autograder.report import histogram
+
+    for scores, top in (([0.0, 1.0, 3.0, 3.0], 3.0), ([0.5] * 7 + [17.0] * 30, 17.0)):
+        ax = histogram(scores, top, "t").axes[0]
+        ticks = [*ax.get_xticks(), *ax.get_yticks()]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        assert sum(p.get_height() for p in ax.patches) == len(scores)
