@@ -268,3 +268,43 @@ HONEST = [
 @pytest.mark.parametrize("code", HONEST)
 def test_honest_code_in_an_added_cell_is_not_flagged(code):
     assert _flags(A1, _with(A1, "train_one_epoch", code, added=True)) == []
+def test_flags_reach_grades_csv_and_the_report(tmp_path):
+    import csv
+
+    from autograder.report import CSV_FIELDS, write_csv, write_html
+    from autograder.results import Result
+
+    rows = [Result("mallory", A1, 15.0, 23.0, "graded", "9/9 test cells passed",
+                   flags=["train_one_epoch line 1: reaches ast_transformers: `get_ipython().ast_transformers`"]),
+            Result("alice", A1, 15.0, 23.0, "graded", "9/9 test cells passed")]
+    write_csv(rows, tmp_path / "grades.csv")
+    write_html(rows, tmp_path / "report.html")
+    with (tmp_path / "grades.csv").open() as fh:
+        table = {row["student"]: row for row in csv.DictReader(fh)}
+    assert "flags" in CSV_FIELDS
+    assert "ast_transformers" in table["mallory"]["flags"] and table["alice"]["flags"] == ""
+    page = (tmp_path / "report.html").read_text()
+    assert "Flagged for a person" in page and "mallory" in page and "ast_transformers" in page
+
+
+def test_a_graded_class_carries_flags_to_grades_csv_and_the_report(tiny_course, tmp_path):
+    """Graded as usual, flagged for a person: the same correct code with and without a reach into sys."""
+    import csv
+
+    from autograder.pipeline import grade
+
+    release = nbformat.read(tiny_course["release"] / "tiny" / "tiny.ipynb", 4)
+    for student, code in {"honest": "def square(x):\n    return x * x",
+                          "reacher": "import sys\nsys.excepthook = print\ndef square(x):\n    return x * x"}.items():
+        nb = nbformat.reads(nbformat.writes(release), 4)
+        next(c for c in nb.cells if c.get("id") == "square").source = code
+        (tmp_path / "class" / student / "tiny").mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "class" / student / "tiny" / "tiny.ipynb")
+    results = {r.student: r for r in grade(tmp_path / "class", tmp_path / "out", workers=1,
+                                           source=tiny_course["source"], progress=False)}
+    assert results["honest"].flags == [] and results["honest"].score == results["reacher"].score == 3.0
+    assert any("sys.excepthook" in f and f.startswith("square line 2") for f in results["reacher"].flags)
+    with (tmp_path / "out" / "grades.csv").open() as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert "sys.excepthook" in rows["reacher"]["flags"] and rows["honest"]["flags"] == ""
+    assert "sys.excepthook" in (tmp_path / "out" / "report.html").read_text()

@@ -94,3 +94,25 @@ def test_a_partly_readable_folder_still_grades_who_handed_in(tmp_path):
     (root / "notes.txt").write_text("not a submission")
     assert [(s.student, s.assignment, bool(s.files)) for s in collect(root, AIDS)] == [
         ("alice", "a1_loss_curves", True), ("alice", "a2_losses_optimizers", False)]
+def test_grade_command_exits_nonzero_and_grades_nothing_when_the_kernel_cannot_start(broken_kernel, tmp_path, capsys):
+    from autograder.cli import main
+
+    out = tmp_path / "out"
+    code = main(["grade", "--out", str(out), "--workers", "1", "--quiet", "--assignments", "a1_loss_curves"])
+    assert code != 0
+    assert "could not run" in capsys.readouterr().err
+    assert not (out / "grades.csv").exists() and not (out / "feedback").exists()
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--named-regexp", r"^(?P<id>[^_]+)_(?P<file_id>.+)$"], "student_id"),
+    (["--named-regexp", r"^(?P<student_id>\d+)_(?P<file_id>.+)$"], "name not matched by --named-regexp"),
+])
+def test_grade_command_exits_nonzero_on_a_zip_with_no_submission(tmp_path, capsys, args, expected):
+    from autograder.cli import main
+
+    archive = _flat_zip(tmp_path / "canvas.zip", ["alice_a1_loss_curves.ipynb"])
+    out = tmp_path / "out"
+    code = main(["grade", str(archive), "--out", str(out), "--workers", "1", "--quiet", *args])
+    assert code != 0 and expected in capsys.readouterr().err
+    assert not (out / "grades.csv").exists()
