@@ -35,10 +35,10 @@ class SanityThresholds:
     #: After ``baseline_steps`` on real inputs, the held-out loss must be at most this fraction of the same
     #: model's trained on zeroed inputs (otherwise the inputs carry nothing the model uses).
     baseline_ratio: float = 0.9
-    baseline_steps: int = 100
+    baseline_steps: int = 60
     #: One small batch must be fitted to this fraction of its starting loss within ``overfit_steps``.
     overfit_ratio: float = 0.05
-    overfit_steps: int = 300
+    overfit_steps: int = 200
     overfit_size: int = 32
     #: CS231n's update-to-weight ratio is about 1e-3 per step; far outside these bounds a layer is flagged.
     ratio_steps: int = 5
