@@ -78,6 +78,7 @@ PROBE_VALUES = _plain({
     "epoch_loss": {name: [_epochs(loss) for _, loss in runs] for name, runs in schedule_runs.items()},
     "final": final, "before_drop": before_drop,
     "wrong_lr": [h.lr for h in wrong], "wrong_final": [h.train_loss[-1] for h in wrong],
+    "wrong_train": [h.train_loss for h in wrong],
     "clocked_right": CLOCKED_RIGHT,
     "remedy_final": remedy_final, "clip_rows": clip_rows,
     "plateau_lr": [h.lr for h in plateau_runs], "plateau_val": [h.val_loss for h in plateau_runs],
@@ -149,6 +150,9 @@ def test_wrong_clock_leaves_the_rate_stuck_and_the_loss_high(run):
             assert max(lrs) < peak / 10, "stepped per epoch, one-cycle never leaves its warm-up"
         else:
             assert lrs[0] == pytest.approx(peak) and all(lr < 1e-6 * peak for lr in lrs[1:]), lrs
+            train = run["wrong_train"][s]
+            assert abs(train[1] - train[2]) > 1e-3, "Keras' velocity moves the weights through epoch 2"
+            assert abs(train[-1] - train[-2]) < 1e-4, "by the last epochs the weights no longer move"
         right = run["final"][run["clocked_right"]][s]
         assert run["wrong_final"][s] > 5 * right, (s, run["wrong_final"], right)
 
