@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
+import nbgrader
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
+from traitlets.config import Config
+
+from .outline import cell_name
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -80,3 +85,63 @@ def plain_page(student: str, assignment: str, score: float, max_score: float, st
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
             f"<h1>{title}</h1>{banner(status, reason)}<p>Score: {score:g} / {max_score:g}</p></body></html>"
             ).encode("utf-8")
+
+
+TEMPLATE_DIR = Path(__file__).parent / "feedback_template"
+NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+#: The start of a traceback entry for a frame in a module file (the grader's helpers, the bridge, libraries),
+#: as opposed to "Cell In[3], line 2" for the notebook's own cells.
+MODULE_FRAME = re.compile(r"^\s*File\s")
+GRADER_FRAMES_NOTE = "(frames inside the course's grading code and libraries are not shown)"
+
+
+def student_frames(traceback: list[str]) -> list[str]:
+    """A traceback without the frames of module files: the notebook's cells and the message stay."""
+    kept = [entry for entry in traceback if not MODULE_FRAME.match(ANSI.sub("", entry))]
+    if len(kept) < len(traceback):
+        kept.insert(len(kept) - 1, GRADER_FRAMES_NOTE)
+    return kept
+
+
+class StudentFeedback(NbGraderPreprocessor):
+    """Fills the student feedback template: each graded cell's name and whether it awaits a person, the student's
+    name, and tracebacks cut to the student's own frames. Runs after GetGrades, inside its gradebook's reach."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            try:
+                student = gb.find_student(info["student"])
+                name = " ".join(n for n in (student.first_name, student.last_name) if n)
+            except MissingEntry:
+                name = ""
+            waiting = {}
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if meta.get("grade"):
+                    grade = gb.find_grade(meta["grade_id"], info["notebook"], info["assignment"], info["student"])
+                    meta["display_name"] = cell_name(cell, meta["grade_id"])
+                    meta["awaits_manual_grade"] = bool(grade.needs_manual_grade and grade.manual_score is None)
+                    if meta["awaits_manual_grade"]:
+                        waiting[meta["grade_id"]] = float(grade.max_score)
+        info["student_name"] = name or info["student"]
+        info["awaiting_points"] = sum(waiting.values())
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    output.traceback = student_frames(output.traceback)
+        return nb, resources
+
+
+def configure(c: Config) -> Config:
+    """Point nbgrader's GenerateFeedback at the student template and add StudentFeedback after GetGrades."""
+    c.HTMLExporter.template_name = "student_feedback"  # its conf.json names nbgrader's "feedback" as its base
+    c.HTMLExporter.template_file = "student.html.j2"  # extends the base's index.html.j2
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATE_DIR), str(NBGRADER_TEMPLATES)]
+    steps = list(c.GenerateFeedback.get("preprocessors", []))
+    if StudentFeedback not in steps:
+        steps.insert(steps.index(GetGrades) + 1 if GetGrades in steps else 0, StudentFeedback)
+    c.GenerateFeedback.preprocessors = steps
+    return c

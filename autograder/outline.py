@@ -39,10 +39,12 @@ def _nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def _name(cell, grade_id: str) -> str:
+def cell_name(cell, grade_id: str) -> str:
+    """What a person calls a graded cell: a test's first comment line (not an nbgrader marker), else its grade_id."""
     first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-    if cell.cell_type == "code" and first.startswith("#"):
-        return first.lstrip("#").strip() or grade_id
+    text = first.lstrip("#").strip()
+    if cell.cell_type == "code" and first.startswith("#") and text and not text.startswith(("BEGIN ", "END ")):
+        return text
     return grade_id
 
 
@@ -59,7 +61,7 @@ def graded_cells(nb) -> list[GradedCell]:
         if meta.get("grade"):
             gid = meta["grade_id"]
             autograded = cell.cell_type == "code" and not meta.get("solution")
-            cells.append(GradedCell(gid, float(meta.get("points", 0)), autograded, part, _name(cell, gid)))
+            cells.append(GradedCell(gid, float(meta.get("points", 0)), autograded, part, cell_name(cell, gid)))
     return cells
 
 

@@ -114,3 +114,59 @@ def test_histogram_ticks_are_whole_numbers():
         ticks = [*ax.get_xticks(), *ax.get_yticks()]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
         assert sum(p.get_height() for p in ax.patches) == len(scores)
+
+
+@pytest.fixture(scope="module")
+def feedback(graded) -> dict[str, str]:
+    """Each student's page from nbgrader's GenerateFeedback with the student template, on the graded class."""
+    from nbgrader.converters import GenerateFeedback
+
+    from autograder.config import feedback_config
+    from autograder.course import run_converter
+    from autograder.feedback import configure
+
+    out = graded["out"]
+    config = configure(feedback_config(out))
+    config.CourseDirectory.feedback_directory = "student_feedback"
+    pages = {}
+    for student in ("ref", "wrong"):
+        run = run_converter(GenerateFeedback, config, assignment_id=AID, student_id=student, force=True)
+        assert run["success"], run["log"][-3000:]
+        pages[student] = (out / "student_feedback" / student / AID / f"{AID}.html").read_text()
+    return pages
+
+
+def test_feedback_summary_names_each_test(feedback):
+    page = feedback["wrong"]
+    toc = page[page.index("<div id=\"toc\">"):page.index("</ol>")]
+    assert "Test cell" not in toc and "Written response" not in toc
+    assert ">cube(2) is 8</a> (Score: 0.0 / 2.0)" in toc and ">cube on negative numbers</a>" in toc
+
+
+def test_a_written_answer_awaiting_a_person_shows_no_zero(feedback):
+    page = feedback["ref"]
+    assert ">q1</a> (awaits manual grading: 2.0 points)" in page
+    answer = page[page.index('<a name="q1"></a>'):]
+    assert "awaits manual grading" in answer[:600] and "Score: 0.0 / 2.0" not in answer[:600]
+    assert "(Score: 3.0 / 5.0, of which 2.0 points await manual grading)" in page
+
+
+def test_the_page_names_the_student(feedback):
+    assert "(id <code>wrong</code>)" in feedback["wrong"] and "(id <code>ref</code>)" in feedback["ref"]
+
+
+def test_tracebacks_keep_the_students_frames_and_wrap_the_message(feedback):
+    page = feedback["wrong"]
+    assert "grading.py" not in page and "check_close" not in page.split("frames inside")[1][:300]
+    assert "got 4, expected 8" in page and "frames inside the course's grading code" in page
+    assert "white-space: pre-wrap" in page
+    assert "SECRET-NEG" not in page and "a hidden test failed" in page
+
+
+def test_student_frames_drop_module_frames_only():
+    from autograder.feedback import GRADER_FRAMES_NOTE, student_frames
+
+    tb = ["---", "AssertionError   Traceback", "\x1b[36mCell In[1], line 3\x1b[39m\n----> 3 check(x)",
+          "\x1b[36mFile \x1b[39m/x/losslab/grading.py:71, in check\n---> 71 raise", "AssertionError: got 4"]
+    assert student_frames(tb) == [*tb[:3], GRADER_FRAMES_NOTE, tb[4]]
+    assert student_frames(tb[:3] + tb[4:]) == tb[:3] + tb[4:]
