@@ -71,7 +71,8 @@ ATTACKS = {
     "patch_losslab_torch": Attack("patched modules",
                                   "import losslab.torch\n"
                                   "losslab.torch.train_with_loss_tracking = lambda *a, **k: {'train_loss': [0.0]}"),
-    "patch_numpy": Attack("patched modules", "import numpy\nnumpy.isclose = lambda a, b, **k: numpy.ones_like(a, bool)"),
+    "patch_numpy": Attack("patched modules",
+                          "import numpy\nnumpy.isclose = lambda a, b, **k: numpy.ones_like(a, bool)"),
     # Errors swallowed before they reach the grader.
     "excepthook": Attack("swallowed exceptions", "import sys\nsys.excepthook = lambda *a: None"),
     "showtraceback": Attack("swallowed exceptions", "get_ipython().showtraceback = lambda *a, **k: None"),
