@@ -49,7 +49,7 @@ def course_pins() -> dict[str, str]:
 
 
 def floor(requirements: list[str], name: str) -> tuple[int, ...]:
-    """The lowest version `name>=X.Y` allows among requirement strings (0 when unconstrained)."""
+    """The X.Y that `name>=X.Y` requirement strings set (the highest if several; (0,) when unconstrained)."""
     found = [re.search(rf"^{name}\s*>=\s*([\d.]+)", r) for r in requirements]
     return max((tuple(int(p) for p in m.group(1).split(".")[:2]) for m in found if m), default=(0,))
 
