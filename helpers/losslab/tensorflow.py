@@ -330,8 +330,8 @@ class _SanityCopy:
         optimizer.build(variables)
         self._start = [v.numpy() for v in model.variables], [v.numpy() for v in optimizer.variables]
 
-        def loss_of(x, y):
-            return tf.reduce_mean(criterion(y, model(x, training=True)))
+        def loss_of(x, y, training=True):
+            return tf.reduce_mean(criterion(y, model(x, training=training)))
 
         @tf.function(reduce_retracing=True)
         def gradients(x, y):
@@ -346,7 +346,9 @@ class _SanityCopy:
             optimizer.apply_gradients(zip(grads, variables))
             return loss
 
-        self._loss, self._gradients, self._step = tf.function(loss_of, reduce_retracing=True), gradients, step
+        # the loss is read in inference mode (dropout off), so a memorised batch reads as memorised
+        self._loss = tf.function(lambda x, y: loss_of(x, y, training=False), reduce_retracing=True)
+        self._gradients, self._step = gradients, step
 
     def reset(self) -> None:
         for variables, values in zip((self.model.variables, self.optimizer.variables), self._start):

@@ -253,13 +253,18 @@ class _SanityCopy:
 
     def predict(self, x) -> np.ndarray:
         with torch.no_grad():
-            return self.model(torch.as_tensor(x, device=self.device)).cpu().numpy()
+            return self.model.eval()(torch.as_tensor(x, device=self.device)).cpu().numpy()
 
     def loss(self, x, y) -> float:
+        """The loss in evaluation mode (dropout off), so a memorised batch reads as memorised."""
         with torch.no_grad():
-            return float(self._loss(x, y))
+            self.model.eval()
+            value = float(self._loss(x, y))
+        self.model.train()
+        return value
 
     def step(self, x, y) -> float:
+        self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._loss(x, y)
         loss.backward()
@@ -267,7 +272,7 @@ class _SanityCopy:
         return float(loss)
 
     def grad_norms(self, x, y) -> dict[str, float]:
-        self.model.zero_grad(set_to_none=True)
+        self.model.train().zero_grad(set_to_none=True)
         self._loss(x, y).backward()
         return {n: float(torch.linalg.vector_norm(_grad(p))) for n, p in self.model.named_parameters()
                 if p.requires_grad}

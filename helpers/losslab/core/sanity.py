@@ -118,7 +118,8 @@ class SanityReport:
 
 
 class Trainer(Protocol):
-    """A copy of the caller's model with its own optimizer; arrays in and out are numpy."""
+    """A copy of the caller's model with its own optimizer; arrays in and out are numpy. ``step`` and
+    ``grad_norms`` run in training mode, ``loss`` and ``predict`` in inference mode (dropout off)."""
 
     def predict(self, x: np.ndarray) -> np.ndarray: ...
     def loss(self, x: np.ndarray, y: np.ndarray) -> float: ...
