@@ -11,6 +11,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 from traitlets.config import Config
 
+from .offline_math import OfflineMath
 from .outline import cell_name
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -136,12 +137,13 @@ class StudentFeedback(NbGraderPreprocessor):
 
 
 def configure(c: Config) -> Config:
-    """Point nbgrader's GenerateFeedback at the student template and add StudentFeedback after GetGrades."""
+    """Point nbgrader's GenerateFeedback at the student template; add StudentFeedback and OfflineMath after GetGrades."""
     c.HTMLExporter.template_name = "student_feedback"  # its conf.json names nbgrader's "feedback" as its base
     c.HTMLExporter.template_file = "student.html.j2"  # extends the base's index.html.j2
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATE_DIR), str(NBGRADER_TEMPLATES)]
     steps = list(c.GenerateFeedback.get("preprocessors", []))
-    if StudentFeedback not in steps:
-        steps.insert(steps.index(GetGrades) + 1 if GetGrades in steps else 0, StudentFeedback)
+    for step in (OfflineMath, StudentFeedback):
+        if step not in steps:
+            steps.insert(steps.index(GetGrades) + 1 if GetGrades in steps else 0, step)
     c.GenerateFeedback.preprocessors = steps
     return c

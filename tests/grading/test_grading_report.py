@@ -170,3 +170,23 @@ def test_student_frames_drop_module_frames_only():
           "\x1b[36mFile \x1b[39m/x/losslab/grading.py:71, in check\n---> 71 raise", "AssertionError: got 4"]
     assert student_frames(tb) == [*tb[:3], GRADER_FRAMES_NOTE, tb[4]]
     assert student_frames(tb[:3] + tb[4:]) == tb[:3] + tb[4:]
+
+
+def test_equations_are_drawn_into_the_page(feedback):
+    page = feedback["wrong"]
+    assert re.search(r'<img alt="y = x\^3" class="math" src="data:image/svg\+xml;base64,', page)
+    assert "$y = x^3$" not in page and "$x^3$" not in page
+
+
+@pytest.mark.parametrize("assignment", ["a2_losses_optimizers", "a3_gradients_lr"])
+def test_every_equation_of_the_course_prose_is_drawn(assignment):
+    """mathtext lacks part of LaTeX: the assignments' own equations must all be within what it draws."""
+    from autograder.course import REPO
+    from autograder.offline_math import MATH, render_math
+
+    nb = nbformat.read(REPO / "release" / assignment / f"{assignment}.ipynb", 4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            left = MATH.findall(re.sub(r"<img[^>]*>", "", render_math(cell.source)))
+            assert not left, f"{assignment}: not drawn: {left}"
+    assert render_math("costs $5 and `$x$`") == "costs $5 and `$x$`"
