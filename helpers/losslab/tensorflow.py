@@ -333,8 +333,7 @@ class _SanityCopy:
         def loss_of(x, y, training=True):
             return tf.reduce_mean(criterion(y, model(x, training=training)))
 
-        @tf.function(reduce_retracing=True)
-        def gradients(x, y):
+        def gradients(x, y):  # eager for the one gradient-norm reading; traced inside `step`
             with tf.GradientTape() as tape:
                 loss = loss_of(x, y)
             grads = tape.gradient(loss, variables)
