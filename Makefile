@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export TF_NUM_INTRAOP_THREADS ?= 1
 export TF_NUM_INTEROP_THREADS ?= 1
 
-.PHONY: grade test venv lectures release bench clean
+.PHONY: grade test venv lectures release wheel bench clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,9 @@ lectures: $(STAMP)
 
 release: $(STAMP)
 	$(BIN)/python -m autograder release
+
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel -q --no-deps -w dist .
 
 bench: $(STAMP)
 	for b in benchmarks/*.py benchmarks/diagnosis/evaluate.py; do $(BIN)/python $$b || exit 1; done
