@@ -284,6 +284,7 @@ class StudentKernel:
         self.client = BlockingKernelClient()
         self.client.load_connection_info(info)
         self.client.start_channels(shell=True, iopub=True, stdin=False, hb=True, control=False)
+        self.client.wait_for_ready(timeout=60)  # also makes sure its output reaches us (a fresh subscription)
 
     def run(self, code: str) -> bytes:
         """Execute code that leaves a base64 answer in __lsbx_reply; return the answer's bytes."""
@@ -412,8 +413,8 @@ def install_verdict() -> None:
     reads (callables as StudentObject, other values as data)."""
     from IPython import get_ipython
 
-    info = json.loads(os.environ.pop(PEER_ENV))
-    kernel = StudentKernel(info)
+    peer = json.loads(os.environ.pop(PEER_ENV))
+    kernels: list[StudentKernel] = []  # connected at the first test cell: the kernels start side by side
     shell = get_ipython()
     from_student: set[str] = set()
 
@@ -421,6 +422,9 @@ def install_verdict() -> None:
         wanted = [n for n in _free_names(info.raw_cell or "") if n not in shell.user_ns or n in from_student]
         if not wanted:
             return
+        if not kernels:
+            kernels.append(StudentKernel(peer))
+        kernel = kernels[0]
         found = kernel.describe(wanted)
         for name in wanted:
             entry = found.get(name)

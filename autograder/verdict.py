@@ -9,6 +9,7 @@ stays the engine: this is its Execute step, with each cell sent to the kernel it
 """
 from __future__ import annotations
 
+import ast
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +26,23 @@ from .sandbox import SandboxedExecute, SandboxedKernelManager
 _STARTUP = "import autograder.bridge; autograder.bridge.install_verdict()"
 
 
+def _warm_up(cells: list[NotebookNode]) -> str:
+    """Code importing every module the test cells import (its reply is never awaited: nbclient skips it)."""
+    modules: set[str] = set()
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module)
+    return (f"import importlib as __i\nfor __m in {sorted(modules)!r}:\n    try:\n        __i.import_module(__m)\n"
+            "    except Exception:\n        pass")
+
+
 def is_test_cell(cell: NotebookNode) -> bool:
     """An autograded test cell (nbgrader: graded, not a solution): it runs in the verdict kernel."""
     from nbgrader import utils
@@ -37,29 +55,38 @@ class VerdictExecute(SandboxedExecute):
 
     @contextmanager
     def setup_kernel(self, **kwargs: Any) -> Iterator[None]:
-        with super().setup_kernel(**kwargs):
-            self._verdict: tuple[Any, Any] | None = None
-            self._verdict_cwd = Path(tempfile.mkdtemp(prefix="lsbx-verdict-"))
-            try:
-                run_sync(self._async_start_verdict)()
+        self._verdict: tuple[Any, Any] | None = None
+        self._verdict_cwd = Path(tempfile.mkdtemp(prefix="lsbx-verdict-"))
+        try:
+            with super().setup_kernel(**kwargs):  # starts both kernels (start_new_kernel), waits for the student's
+                run_sync(self._async_connect_verdict)()
                 yield
-            finally:
-                run_sync(self._async_stop_verdict)()
-                shutil.rmtree(self._verdict_cwd, ignore_errors=True)
+        finally:
+            run_sync(self._async_stop_verdict)()
+            shutil.rmtree(self._verdict_cwd, ignore_errors=True)
 
-    async def _async_start_verdict(self) -> None:
-        student = self.km
-        km = SandboxedKernelManager(kernel_name=student.kernel_name, config=self.config)
-        km.peer = student
-        student.open_to_peer()
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
+        """The student kernel, then at once the verdict kernel: they start side by side."""
+        await super().async_start_new_kernel(**kwargs)
+        km = SandboxedKernelManager(kernel_name=self.km.kernel_name, config=self.config)
+        km.peer = self.km
+        self._verdict = (km, None)  # stopped in _async_stop_verdict even when it never answers
         extra = [*self.extra_arguments, f"--IPKernelApp.exec_lines={_STARTUP}"]
         await km.start_kernel(extra_arguments=extra, cwd=str(self._verdict_cwd))
-        self._verdict = (km, None)  # stopped in _async_stop_verdict even when the client never starts
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def _async_connect_verdict(self) -> None:
+        """Once the student kernel is up: open its sockets to the verdict kernel, connect, and let the verdict kernel
+        import what the test cells import while the student's cells run."""
+        km = self._verdict[0]
+        self.km.open_to_peer()
         kc = km.client()
         kc.start_channels()
         await kc.wait_for_ready(timeout=self.startup_timeout)
         kc.allow_stdin = False
         self._verdict = (km, kc)
+        kc.execute(_warm_up([c for c in self.nb.cells if is_test_cell(c)]), silent=True, store_history=False)
 
     async def _async_stop_verdict(self) -> None:
         if self._verdict is None:
