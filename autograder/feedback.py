@@ -127,7 +127,7 @@ class StudentFeedback(NbGraderPreprocessor):
                     meta["awaits_manual_grade"] = bool(grade.needs_manual_grade and grade.manual_score is None)
                     if meta["awaits_manual_grade"]:
                         waiting[meta["grade_id"]] = float(grade.max_score)
-        info["student_name"] = name or info["student"]
+        info["student_name"] = name
         info["awaiting_points"] = sum(waiting.values())
         for cell in nb.cells:
             for output in cell.get("outputs", []):

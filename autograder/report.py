@@ -52,11 +52,13 @@ def graded_points(result: Result) -> tuple[float, float]:
     return (result.score - sum(c.score for c in pending), result.max_score - sum(c.max_score for c in pending))
 
 
-def columns(rows: list[Result], source: Path) -> list[tuple[str, GradedCell]]:
-    """(notebook, cell) for every graded cell of an assignment in notebook order; cells the source does not name
-    (another source folder, a renamed cell) follow in the order grading recorded them."""
+def columns(rows: list[Result], source: Path, folder: Path) -> list[tuple[str, GradedCell]]:
+    """(notebook, cell) for every graded cell of an assignment in notebook order: the source's, else (a source
+    folder without it) an autograded copy's beside the report; cells neither names follow in the grades' order."""
     aid = rows[0].assignment
-    outline = read_graded_cells(source, aid) if (Path(source) / aid).is_dir() else {}
+    copies = sorted((folder / "autograded").glob(f"*/{aid}"))
+    outline = (read_graded_cells(source, aid) if (Path(source) / aid).is_dir()
+               else read_graded_cells(copies[0].parent, aid) if copies else {})
     ordered = [(nb, cell) for nb, cells in outline.items() for cell in cells]
     known = {(nb, cell.grade_id) for nb, cell in ordered}
     for r in rows:
@@ -124,7 +126,7 @@ def _assignment_section(aid: str, rows: list[Result], folder: Path, source: Path
              + ", ".join(f"{_esc(s)}: {n}" for s, n in sorted(statuses.items())) + ".</p>",
              f"<img alt='histogram of graded points for {_esc(aid)}' "
              f"src='data:image/png;base64,{histogram_png([s for s, _ in graded], mean_max or max_score, aid)}'>"]
-    cols = columns(rows, source)
+    cols = columns(rows, source, folder)
     single = len({nb for nb, _ in cols}) <= 1
     groups: list[tuple[str, int]] = []
     for _, cell in cols:

@@ -82,6 +82,16 @@ def test_tests_appear_in_notebook_order_with_points_and_parts(graded):
     assert re.search(r"colspan='2'>Part 1: Cubes<", page) and re.search(r"colspan='1'>Part 2: Why<", page)
 
 
+def test_without_the_source_the_autograded_copies_give_the_order(graded, tmp_path):
+    from autograder.report import write_html
+
+    page_path = graded["out"] / "report-from-copies.html"
+    write_html(list(graded["results"].values()), page_path, tmp_path)  # a source folder without this assignment
+    page = page_path.read_text()
+    assert page.index("test_value (2)") < page.index("test_neg (1)") < page.index("q1 (2, by hand)")
+    assert "colspan='2'>Part 1: Cubes<" in page
+
+
 def test_student_rows_link_to_their_feedback_pages(graded):
     page, out = _report(graded), graded["out"]
     links = re.findall(r"href='(feedback/[^']+)'", page)
@@ -125,7 +135,11 @@ def feedback(graded) -> dict[str, str]:
     from autograder.course import run_converter
     from autograder.feedback import configure
 
+    from nbgrader.api import Gradebook
+
     out = graded["out"]
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:  # as a roster import would name a student
+        gb.update_or_create_student("ref", first_name="Ada", last_name="Lovelace")
     config = configure(feedback_config(out))
     config.CourseDirectory.feedback_directory = "student_feedback"
     pages = {}
@@ -152,7 +166,8 @@ def test_a_written_answer_awaiting_a_person_shows_no_zero(feedback):
 
 
 def test_the_page_names_the_student(feedback):
-    assert "(id <code>wrong</code>)" in feedback["wrong"] and "(id <code>ref</code>)" in feedback["ref"]
+    assert "Student: <b>Ada Lovelace</b>, id <code>ref</code>" in feedback["ref"]
+    assert "Student: id <code>wrong</code>" in feedback["wrong"]  # no name in the gradebook: the id alone
 
 
 def test_tracebacks_keep_the_students_frames_and_wrap_the_message(feedback):
