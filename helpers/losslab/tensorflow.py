@@ -106,7 +106,7 @@ def global_grad_norm(grads: Sequence[tf.Tensor | None]) -> tf.Tensor:
 def train_with_loss_tracking(model: keras.Model, train_loader, val_loader, criterion, optimizer,
                              num_epochs: int = 10, *, scheduler: Callable[[int, float], float] | None = None,
                              clip_grad_norm: float | None = None, track_grad_norm: bool = True,
-                             live_plot: bool = False, progress: bool = False, device: str | None = None,
+                             live_plot: bool | str = False, progress: bool = False, device: str | None = None,
                              lr: float | None = None) -> TrainingHistory:
     """Train a Keras model with a custom loop and return its `TrainingHistory`.
 

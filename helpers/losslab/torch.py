@@ -86,7 +86,7 @@ def global_grad_norm(parameters: Iterable[torch.Tensor]) -> torch.Tensor:
 
 def train_with_loss_tracking(model: nn.Module, train_loader, val_loader, criterion, optimizer,
                              num_epochs: int = 10, *, scheduler=None, clip_grad_norm: float | None = None,
-                             track_grad_norm: bool = True, live_plot: bool = False, progress: bool = False,
+                             track_grad_norm: bool = True, live_plot: bool | str = False, progress: bool = False,
                              device: str | torch.device | None = None, lr: float | None = None) -> TrainingHistory:
     """Train ``model`` and return its `TrainingHistory`.
 

@@ -116,3 +116,18 @@ def test_training_progress_is_a_tqdm_bar_on_stderr(capsys):
     assert h.epochs == 3
     last = capsys.readouterr().err.split("\r")[-1]
     assert last.startswith("epochs: 100%") and "3/3" in last
+
+
+@pytest.mark.parametrize("live_plot, title", [(True, "live: loss per epoch while training"), ("my run", "my run")])
+def test_training_live_plot_says_what_it_shows(live_plot, title, capsys, monkeypatch):
+    """live_plot=True titles the figure by its content (not a bare "training"); a string is the caller's title."""
+    import numpy as np
+    from losslab.core import live
+    from losslab.core.loop import EpochResult, run_epochs
+
+    monkeypatch.setattr(live, "in_notebook", lambda: False, raising=False)
+    titles = []
+    monkeypatch.setattr(live.LivePlot, "update", lambda self, h: titles.append(self.title))
+    run_epochs(lambda epoch: EpochResult(np.array([1.0 / (epoch + 1)]), np.array([8])), None, 2,
+               get_lr=lambda: 0.1, live_plot=live_plot)
+    assert titles and set(titles) == {title}

@@ -69,7 +69,7 @@ def validation_mean(total: float, count: float) -> float:
 def run_epochs(train_epoch: Callable[[int], EpochResult], validate: Callable[[], float] | None,
                num_epochs: int, *, get_lr: Callable[[], float], layer_names: Sequence[str] = (),
                schedule: Schedule | None = None, set_lr: Callable[[float], None] | None = None,
-               end_epoch: Callable[[int, float | None], None] | None = None, live_plot: bool = False,
+               end_epoch: Callable[[int, float | None], None] | None = None, live_plot: bool | str = False,
                progress: bool = False, meta: dict[str, Any] | None = None,
                framework: str | None = None) -> TrainingHistory:
     """Train for ``num_epochs`` and record everything; a non-finite loss ends the run and is recorded.
@@ -164,11 +164,12 @@ def _word(value: float) -> str:
     return "overflowed" if math.isfinite(value) else "non-finite"
 
 
-def _live_plot(enabled: bool):
+def _live_plot(enabled: bool | str):
+    """``live_plot=True`` titles the figure by what it shows; a string is the caller's own title."""
     if not enabled:
         return None
     from .live import LivePlot
-    return LivePlot(title="training")
+    return LivePlot(title=enabled if isinstance(enabled, str) else "live: loss per epoch while training")
 
 
 def _progress_bar(enabled: bool, total: int):
