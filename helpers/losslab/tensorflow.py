@@ -296,6 +296,8 @@ def sanity_check(model: keras.Model, loader, loss_fn=None, optimizer="adam", lr:
     config for each copy; the object itself is never stepped). The caller's model is never trained.
     """
     check_loader(loader, "loader")
+    if not model.trainable_variables:
+        raise _sanity.untrainable(model)
     criterion = _criterion(loss_fn)
     if isinstance(optimizer, keras.optimizers.Optimizer):
         config = optimizer.get_config()

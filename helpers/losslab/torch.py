@@ -226,6 +226,8 @@ def sanity_check(model: nn.Module, loader, loss_fn=None, optimizer="adam", lr: f
     settings is built for each copy; the object itself is never stepped). The caller's model is never trained.
     """
     check_loader(loader, "loader")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise _sanity.untrainable(model)
     criterion = _criterion(loss_fn)
     if isinstance(optimizer, torch.optim.Optimizer):
         settings = {**optimizer.defaults, "lr": optimizer.param_groups[0]["lr"]}

@@ -161,6 +161,39 @@ def test_nan_inputs_are_named(fw):
     assert report["shuffling"].passed  # the order of the targets is fine: only the values are poisoned
 
 
+def test_unnormalised_inputs_are_named(fw):
+    X, y = blobs()
+    report = fw.ll.sanity_check(fw.mlp(), fw.loader(X * 1000 + 500, y), "cross_entropy")
+    check = report["inputs_and_targets"]
+    assert check.status == FAILED and "not normalised" in check.meaning and "standardise" in check.advice
+
+
+def test_a_model_that_cannot_be_copied_or_trained_is_refused_with_a_clear_error(fw):
+    X, y = blobs()
+    if fw.name == "torch":
+        with pytest.raises(ValueError, match="no trainable parameters"):
+            fw.ll.sanity_check(fw.fw.nn.Identity(), fw.loader(X, y), "cross_entropy")
+    else:
+        keras = fw.fw
+
+        class NoConfig(keras.Model):  # a subclassed model whose constructor argument Keras cannot recover
+            def __init__(self, units):
+                super().__init__()
+                self.dense = keras.layers.Dense(units)
+
+            def call(self, x):
+                return self.dense(x)
+
+        model = NoConfig(3)
+        with pytest.raises(ValueError, match="no trainable parameters"):  # not built yet
+            fw.ll.sanity_check(model, fw.loader(X, y), "cross_entropy")
+        model(X[:1])
+        with pytest.raises(TypeError, match="get_config"):
+            fw.ll.sanity_check(model, fw.loader(X, y), "cross_entropy")
+    with pytest.raises(TypeError, match="one-shot iterator"):
+        fw.ll.sanity_check(fw.mlp(), iter(fw.loader(X, y)), "cross_entropy")
+
+
 def test_a_target_that_would_broadcast_against_the_prediction_is_named(fw):
     X, y = regression(fw, target_shape=(-1,))
     report = fw.ll.sanity_check(fw.mlp(8, 1), fw.loader(X, y), "mse")

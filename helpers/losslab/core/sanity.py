@@ -139,6 +139,12 @@ class Probe:
     framework: str
 
 
+def untrainable(model: Any) -> ValueError:
+    """The error for a model with nothing to train, in both flavors."""
+    return ValueError(f"{type(model).__name__} has no trainable parameters: the checks train a copy of it, so "
+                      "give a model with at least one trainable layer (built, for Keras)")
+
+
 def take_batches(loader: Iterable[Any], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The first ``n`` (x, y) batches of the loader as numpy arrays (a torch or TensorFlow tensor converts)."""
     batches = []
@@ -226,8 +232,7 @@ def check_shuffling(probe: Probe, batches, t: SanityThresholds) -> Check:
     if probe.loss_kind in ("cross_entropy", "bce_with_logits"):
         single = sum(len(np.unique(b)) == 1 for b in ys)
         numbers["single_class_batches"] = single
-        if len(batches) > 1 and single * 2 >= len(batches) and len(np.unique(y)) > 1 or \
-                len(batches) > 1 and len(np.unique(y)) == 1:
+        if len(batches) > 1 and single * 2 >= len(batches):  # random batches of 32 are almost never pure
             problems.append(f"{single} of the first {len(batches)} batches hold a single class")
     if ordered >= t.sorted_fraction and np.ptp(y) > 0:
         problems.append(f"{ordered:.0%} of neighbouring targets are in order: the data is sorted")
