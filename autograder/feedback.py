@@ -96,11 +96,33 @@ MODULE_FRAME = re.compile(r"^\s*File\s")
 GRADER_FRAMES_NOTE = "(frames inside the course's grading code and libraries are not shown)"
 
 
+#: A frame line of a traceback printed as text, as the bridge relays the student kernel's: its file decides.
+TEXT_FRAME = re.compile(r'^\s+File "([^"]+)", line \d+')
+
+
+def _student_text(message: str) -> str:
+    """A message that carries a printed traceback, without the frames outside the student's cells (ipykernel's
+    files): the bridge's own `serve` frame and library frames go, with their source lines."""
+    out, skipping = [], False
+    for line in message.split("\n"):
+        frame = TEXT_FRAME.match(ANSI.sub("", line))
+        if frame:
+            skipping = "ipykernel" not in frame.group(1)
+        elif not (skipping and line.startswith("    ")):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "\n".join(out)
+
+
 def student_frames(traceback: list[str]) -> list[str]:
-    """A traceback without the frames of module files: the notebook's cells and the message stay."""
+    """A traceback without the frames of module files: the notebook's cells and the message stay, and a
+    traceback relayed inside the message keeps only the student's frames."""
     kept = [entry for entry in traceback if not MODULE_FRAME.match(ANSI.sub("", entry))]
     if len(kept) < len(traceback):
         kept.insert(len(kept) - 1, GRADER_FRAMES_NOTE)
+    if kept:
+        kept[-1] = _student_text(kept[-1])
     return kept
 
 

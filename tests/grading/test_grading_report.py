@@ -205,3 +205,21 @@ def test_every_equation_of_the_course_prose_is_drawn(assignment):
             left = MATH.findall(re.sub(r"<img[^>]*>", "", render_math(cell.source)))
             assert not left, f"{assignment}: not drawn: {left}"
     assert render_math("costs $5 and `$x$`") == "costs $5 and `$x$`"
+
+
+def test_a_traceback_relayed_from_the_student_kernel_keeps_only_the_students_frames():
+    from autograder.feedback import student_frames
+
+    message = ("\x1b[31mValueError\x1b[39m: ValueError: boom\n--- in your code (student kernel) ---\n"
+               "Traceback (most recent call last):\n"
+               '  File "/lsbx/autograder/bridge.py", line 245, in serve\n    result = fn(*args, **kwargs)\n'
+               "             ^^^^^^^^^^^^^^^^^^^\n"
+               '  File "/tmp/ipykernel_2/991239426.py", line 4, in cube\n    return helper(x)\n'
+               '  File "/x/site-packages/torch/nn/functional.py", line 9, in mse_loss\n    raise X\n'
+               '  File "/tmp/ipykernel_2/991239426.py", line 2, in helper\n    raise ValueError("boom")\n'
+               "ValueError: boom")
+    text = student_frames(["Cell In[2], line 3\n----> 3 cube(2)", "File /lsbx/autograder/bridge.py:380, in call",
+                           message])[-1]
+    assert "bridge.py" not in text and "fn(*args" not in text and "torch" not in text and "raise X" not in text
+    assert 'line 4, in cube\n    return helper(x)' in text and 'line 2, in helper' in text
+    assert text.endswith("ValueError: boom") and text.startswith("\x1b[31mValueError")
