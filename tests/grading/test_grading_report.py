@@ -223,3 +223,28 @@ def test_a_traceback_relayed_from_the_student_kernel_keeps_only_the_students_fra
     assert "bridge.py" not in text and "fn(*args" not in text and "torch" not in text and "raise X" not in text
     assert 'line 4, in cube\n    return helper(x)' in text and 'line 2, in helper' in text
     assert text.endswith("ValueError: boom") and text.startswith("\x1b[31mValueError")
+
+
+def test_a_graded_written_answer_shows_its_score_again(graded, tmp_path):
+    """Once a person has graded it (formgrader sets the manual score), the answer shows its score, not 'awaits'."""
+    import shutil
+
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import GenerateFeedback
+
+    from autograder.config import feedback_config
+    from autograder.course import run_converter
+    from autograder.feedback import configure
+
+    course = tmp_path / "course"
+    shutil.copytree(graded["out"], course, ignore=shutil.ignore_patterns("*feedback*"))
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("q1", AID, AID, "wrong")
+        grade.manual_score = 1.5
+        grade.needs_manual_grade = False
+        gb.db.commit()
+    run = run_converter(GenerateFeedback, configure(feedback_config(course)), assignment_id=AID,
+                        student_id="wrong", force=True)
+    assert run["success"], run["log"][-3000:]
+    page = (course / "feedback" / "wrong" / AID / f"{AID}.html").read_text()
+    assert ">q1</a> (Score: 1.5 / 2.0)" in page and "awaits manual grading" not in page
