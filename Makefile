@@ -33,8 +33,10 @@ $(STAMP): requirements.txt pyproject.toml
 grade: $(STAMP)
 	$(BIN)/python -m autograder grade
 
+# The browser tests drive JupyterLab kernels of their own: they run as a serial stage after the parallel suite.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadscope
+	$(BIN)/python -m pytest -n 2 --dist loadscope --ignore=tests/browser
+	$(BIN)/python -m pytest tests/browser
 
 lectures: $(STAMP)
 	$(BIN)/python -m course.build
