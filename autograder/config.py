@@ -35,8 +35,8 @@ def feedback_config(root: Path) -> Config:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
-    from .feedback import HideHiddenTestErrors
+    from .feedback import HideHiddenTestErrors, configure
 
     c = course_config(root)
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestErrors, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
-    return c
+    return configure(c)  # the student template: named tests, the student's frames, "awaits manual grading"

@@ -48,7 +48,7 @@ def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT,
             bar.step(f"{outcome.result.student}/{outcome.result.assignment}: {outcome.result.status}")
         outcomes.sort(key=lambda o: (o.result.student, o.result.assignment))
         _flag(outcomes, todo, course / "release")
-        _write(out, outcomes, course / "gradebook.db")
+        _write(out, outcomes, course / "gradebook.db", source)
     return [o.result for o in outcomes]
 
 
@@ -100,7 +100,7 @@ def _run(template: bytes, todo: list[Submission], limits: Any, workers: int, sch
             cluster.close()
 
 
-def _write(out: Path, outcomes: list[Outcome], template_db: Path) -> None:
+def _write(out: Path, outcomes: list[Outcome], template_db: Path, source: Path) -> None:
     """Replace the previous run's outputs: a rerun never mixes with an older one."""
     out.mkdir(parents=True, exist_ok=True)
     for folder in ("autograded", "feedback"):
@@ -115,4 +115,4 @@ def _write(out: Path, outcomes: list[Outcome], template_db: Path) -> None:
     results = [o.result for o in outcomes]
     merge(template_db, out / "gradebook.db", outcomes)
     write_csv(results, out / "grades.csv")
-    write_html(results, out / "report.html")
+    write_html(results, out / "report.html", source)

@@ -15,6 +15,7 @@ import functools
 import importlib.util
 import json
 import os
+import secrets
 import shutil
 import signal
 import stat
@@ -31,7 +32,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, List, Unicode
+from traitlets import Integer, List, Unicode, default
 from traitlets.config import Config
 
 #: Where the grader-side record of each kernel goes, relative to the workdir given to `apply`.
@@ -120,8 +121,8 @@ def apply(config: Config, limits: Limits | None, workdir: Path | str, verdict: b
     record.unlink(missing_ok=True)
     from nbgrader.converters import Autograde
 
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    current = config.Autograde.get("autograde_preprocessors", default)
+    stock = Autograde.class_traits()["autograde_preprocessors"].default()
+    current = config.Autograde.get("autograde_preprocessors", stock)
     config.Autograde.autograde_preprocessors = [executor if p is Execute else p for p in current]
     config.Execute.kernel_manager_class = SandboxedKernelManager
     config.Execute.timeout = limits.cell_timeout
@@ -217,6 +218,12 @@ class SandboxedExecute(Execute):
 
     output_bytes = Integer(1_000_000, help="Output kept per cell (bytes of text); the rest is dropped.").tag(config=True)
     record_path = Unicode("", help="JSON-lines file receiving one KernelRecord per notebook.").tag(config=True)
+
+    @default("skip_cells_with_tag")
+    def _no_cell_is_skipped(self) -> str:
+        """Every cell runs in grading: nbclient skips cells tagged "skip-execution", and a student who tags a test
+        cell so (tags are not checksummed) would have it pass without running. No submission can carry this tag."""
+        return f"lsbx-never-skipped-{secrets.token_hex(16)}"
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
         self._record = KernelRecord(notebook=Path((resources or {}).get("metadata", {}).get("name", "?")).name,

@@ -31,11 +31,13 @@ _NOOP_RESULT = ("from IPython.core.interactiveshell import ExecutionResult, Exec
 
 @dataclass(frozen=True)
 class Attack:
-    """Code a student adds at the top of the first solution cell, and the status the grade must carry."""
+    """Code a student adds at the top of the first solution cell, the tags put on every test cell (tags are not
+    checksummed), and the status the grade must carry."""
 
     family: str
     code: str
     status: str = "graded"
+    test_tags: tuple[str, ...] = ()
 
 
 ATTACKS = {
@@ -89,16 +91,24 @@ ATTACKS = {
                             "b.serve = lambda request: base64.b64encode("
                             "b.encode({'result': 0.0, 'states': []})).decode()"),
     # Many files, each under the per-file limit, filling the disk.
+    # nbclient skips cells tagged "skip-execution": a test that never runs raises nothing.
+    "skip_tagged_tests": Attack("skipped tests", "", test_tags=("skip-execution",)),
+    "raises_exception_tagged_tests": Attack("skipped tests", "", test_tags=("raises-exception", "skip-execution")),
+
     "disk_filler": Attack("disk", "import os\nfor _i in range(40):\n"
                                   "    try:\n        open(f'fill{_i}', 'wb').write(b'x' * (15 << 20))\n"
                                   "    except OSError:\n        break", "disk_full"),
 }
 
 
-def _blank_with(code: str, release: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def _blank_with(attack: Attack, release: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = nbformat.reads(nbformat.writes(release), 4)
     first = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
-    first.source = code + "\n\n" + first.source
+    first.source = attack.code + "\n\n" + first.source
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if attack.test_tags and meta.get("grade") and not meta.get("solution"):
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), *attack.test_tags]
     return nb
 
 
@@ -110,7 +120,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for student, attack in ATTACKS.items():
         folder = tmp / "class" / student / A1
         folder.mkdir(parents=True)
-        nbformat.write(_blank_with(attack.code, release), folder / f"{A1}.ipynb")
+        nbformat.write(_blank_with(attack, release), folder / f"{A1}.ipynb")
     results = pipeline.grade(tmp / "class", tmp / "out", workers=2, limits=LIMITS, assignments=[A1], progress=False)
     return {r.student: r for r in results}
 
