@@ -24,6 +24,9 @@ import numpy as np
 
 #: Environment variable holding the student kernel's connection info, for the verdict kernel.
 PEER_ENV = "LSBX_PEER"
+#: File in the verdict kernel's working folder, written by the grader before that kernel starts: the code cells the
+#: student kernel runs, as [label, source] pairs, for `losslab.grading.assert_avoids` (read once, at start-up).
+CELLS_FILE = ".lsbx-student-cells.json"
 #: What a student-side reply may weigh: a test reads numbers, not datasets.
 MAX_REPLY_BYTES = 256 << 20
 _NUMERIC = set("biufc")
@@ -383,8 +386,17 @@ class StudentObject:
         """Run fn (a losslab.grading helper, pickled by reference) in the student kernel with these arguments."""
         return self._kernel.call(fn, args, kwargs)
 
+    def __lsbx_cells__(self) -> tuple[str, list[tuple[str, str]]]:
+        """(this name, the submitted notebook's code cells as the grader has them): what defines it, readable
+        without asking the student kernel, whose history and source the student's code can rewrite."""
+        return self._name, list(_STUDENT_CELLS)
+
     def __repr__(self) -> str:
         return f"<{self._name} from the student's kernel>"
+
+
+#: The student's code cells, as the grader wrote them into CELLS_FILE (the verdict kernel only).
+_STUDENT_CELLS: list[tuple[str, str]] = []
 
 
 def _free_names(source: str) -> list[str]:
@@ -414,6 +426,11 @@ def install_verdict() -> None:
     from IPython import get_ipython
 
     peer = json.loads(os.environ.pop(PEER_ENV))
+    try:
+        cells = json.loads(open(CELLS_FILE, encoding="utf-8").read())
+    except FileNotFoundError:
+        cells = []
+    _STUDENT_CELLS[:] = [(str(label), str(source)) for label, source in cells]
     kernels: list[StudentKernel] = []  # connected at the first test cell: the kernels start side by side
     shell = get_ipython()
     from_student: set[str] = set()

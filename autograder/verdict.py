@@ -10,6 +10,7 @@ stays the engine: this is its Execute step, with each cell sent to the kernel it
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from typing import Any
 from nbclient.util import run_sync
 from nbformat import NotebookNode
 
+from .bridge import CELLS_FILE
 from .sandbox import SandboxedExecute, SandboxedKernelManager
 
 #: Runs at the verdict kernel's start-up, before any cell: connect to the student kernel, bind names per cell.
@@ -50,6 +52,15 @@ def is_test_cell(cell: NotebookNode) -> bool:
     return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
+def _write_student_cells(cells: list[NotebookNode], path: Path) -> None:
+    """The code cells the student kernel runs, [label, source] in order, for the verdict kernel to read at start-up:
+    `losslab.grading.assert_avoids` reads a function's code from here, never from the student's kernel."""
+    own = [[c.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"{i + 1}", c.source]
+           for i, c in enumerate(cells) if c.cell_type == "code" and not is_test_cell(c)]
+    path.write_text(json.dumps(own), encoding="utf-8")
+    path.chmod(0o444)  # the verdict kernel runs as another uid
+
+
 class VerdictExecute(SandboxedExecute):
     """SandboxedExecute with a second kernel for the test cells."""
 
@@ -71,6 +82,7 @@ class VerdictExecute(SandboxedExecute):
         km = SandboxedKernelManager(kernel_name=self.km.kernel_name, config=self.config)
         km.peer = self.km
         self._verdict = (km, None)  # stopped in _async_stop_verdict even when it never answers
+        _write_student_cells(self.nb.cells, self._verdict_cwd / CELLS_FILE)
         extra = [*self.extra_arguments, f"--IPKernelApp.exec_lines={_STARTUP}"]
         await km.start_kernel(extra_arguments=extra, cwd=str(self._verdict_cwd))
 
