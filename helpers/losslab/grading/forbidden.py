@@ -22,6 +22,7 @@ import builtins
 import importlib
 import re
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -95,11 +96,19 @@ def _statements(label: str, source: str) -> list[_Statement]:
     """The cell's top-level statements after IPython's transforms (magics become calls); none if it is not Python."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    try:
-        tree = ast.parse(TransformerManager().transform_cell(source))
-    except (SyntaxError, ValueError):
-        return []  # it did not run either, so it defined nothing
-    return [_Statement(label, node) for node in tree.body]
+    tree = _parse(TransformerManager().transform_cell(source))
+    return [] if tree is None else [_Statement(label, node) for node in tree.body]
+
+
+def _parse(code: str) -> ast.Module | None:
+    """The code's tree, or None where it is not Python (then it did not run either); silent, since a warning on
+    stderr (an invalid escape in the student's string) would fail the test cell."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(code)
+        except (SyntaxError, ValueError):
+            return None
 
 
 def _children(node: ast.AST) -> Iterator[ast.AST]:
@@ -107,10 +116,9 @@ def _children(node: ast.AST) -> Iterator[ast.AST]:
     yield from ast.iter_child_nodes(node)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval", "compile") \
             and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-        try:
-            yield ast.parse(node.args[0].value)
-        except SyntaxError:
-            pass
+        tree = _parse(node.args[0].value)
+        if tree is not None:
+            yield tree
 
 
 def _walk(node: ast.AST) -> Iterator[ast.AST]:
