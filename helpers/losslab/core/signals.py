@@ -31,7 +31,10 @@ DIVERGE_UNRECOVERED = 0.5
 
 #: `Divergence.kind` values. The first three are non-finite (certain); the others are finite blow-ups.
 NONFINITE_KINDS = ("nan", "inf", "overflow")
-BLOWUP_KINDS = ("above_limit", "grew", "spike", "first_epoch_spike")
+BLOWUP_KINDS = ("above_limit", "grew", "spike", "first_epoch_spike", "jumped")
+#: ``jumped``: the run ends at least this multiple of its first iteration's loss, and no epoch's mean ever
+#: got below that first loss (a finite jump in the first steps that the run never recovered from).
+DIVERGE_JUMP = 2.0
 
 #: `StopReason.kind` values: a NaN/Inf/overflowed training or validation loss ended the run; another
 #: callback (e.g. Keras' EarlyStopping) ended it; or a free-text reason given by the user.
@@ -121,7 +124,8 @@ class Divergence:
 
 def find_divergence(train_loss: ArrayLike, val_loss: ArrayLike = (), iter_loss: ArrayLike = (), *,
                     loss_abs: float = DIVERGE_LOSS_ABS, factor: float = DIVERGE_FACTOR,
-                    spike: float = DIVERGE_SPIKE, unrecovered: float = DIVERGE_UNRECOVERED) -> Divergence | None:
+                    spike: float = DIVERGE_SPIKE, unrecovered: float = DIVERGE_UNRECOVERED,
+                    jump: float = DIVERGE_JUMP) -> Divergence | None:
     """Did the run diverge? The one definition used by plots, the live status line and the diagnosis.
 
     Non-finite: any NaN, Inf or overflowed (beyond `HUGE`) loss in any series; the earliest epoch wins.
@@ -133,7 +137,11 @@ def find_divergence(train_loss: ArrayLike, val_loss: ArrayLike = (), iter_loss: 
     - ``spike``: some loss reached ``spike`` times the start and the run ends above ``unrecovered`` of it;
     - ``first_epoch_spike``: epoch 1's mean is ``spike`` times every later epoch's and the run ends above
       ``unrecovered`` of epoch 2: the spike hid inside the first epoch's mean (ambiguous: a run that
-      converged within its first epoch looks the same in epoch means; the text says so).
+      converged within its first epoch looks the same in epoch means; the text says so);
+    - ``jumped``: with a per-iteration record, the last training loss is ``jump`` times the first
+      iteration's and no epoch's mean ever got below it: the first steps threw the run somewhere it never
+      came back from (a too-large first step, which can also kill the ReLUs, stays finite and below the
+      other rules' bars).
 
     The ratio rules need positive losses; a loss that can be negative (a log-likelihood) is only checked
     for non-finite values and ``loss_abs``.
@@ -170,6 +178,11 @@ def find_divergence(train_loss: ArrayLike, val_loss: ArrayLike = (), iter_loss: 
                           "one's and the loss barely improved after it: the first steps blew up (a run that "
                           "converged within its first epoch looks the same in epoch means: record "
                           "per-iteration losses to tell the two apart)", "first-epoch spike")
+    if iters.size and iters[0] > 0 and low > first and last >= jump * first:
+        return Divergence(1, "jumped", "train_loss", last,
+                          f"the loss started at {first:.3g}, no epoch's mean ever got below it, and it ends at "
+                          f"{last:.3g} ({last / first:.3g}x the start): the first steps threw the run off",
+                          f"jumped {last / first:.3g}x")
     return None
 
 
@@ -277,3 +290,40 @@ def _from_old_text(text: str) -> StopReason:
         number = None
     kind = STOP_NONFINITE_TRAIN if which == "training" else STOP_NONFINITE_VAL
     return StopReason(text, kind, int(epoch) if epoch else None, None, number)
+
+
+# -- shapes read off a record ---------------------------------------------------------------------------
+def loss_shift(values: ArrayLike) -> float:
+    """What to add to a loss so every usable value is positive (ratios and logs need it): 0 when all
+    already are, else what lifts the lowest a tenth of the range above zero (a loss that can be negative,
+    such as a log-likelihood)."""
+    y = as_float_array(values)
+    ok = y[is_ok(y)]
+    if ok.size == 0 or ok.min() > 0:
+        return 0.0
+    low, span = float(ok.min()), float(ok.max() - ok.min())
+    return -low + (span / 10 if span > 0 else max(abs(low), 1.0))
+
+
+def epoch_pattern(iter_loss: ArrayLike, per_epoch: int) -> float:
+    """How much the per-iteration loss repeats from one epoch to the next: the median over pairs of
+    consecutive epochs of the correlation between their steps, once each epoch's own level and slope
+    are removed (log loss).
+
+    Near 0 when the batches come in a new order each epoch (what is left is minibatch noise); near 1 when
+    the same batches come in the same order every epoch and differ in kind (data sorted by class). 0 with
+    fewer than three whole epochs or a non-finite loss.
+    """
+    y = as_float_array(iter_loss)
+    per = int(per_epoch)
+    epochs = y.size // per if per >= 2 else 0
+    if epochs < 3 or first_nonfinite(y) is not None:
+        return 0.0
+    block = np.log(np.maximum(y[:epochs * per].reshape(epochs, per), 1e-300))[1:]  # epoch 1 still moves fast
+    t = np.arange(per, dtype=float) - (per - 1) / 2
+    block = block - block.mean(axis=1, keepdims=True)
+    block = block - np.outer((block * t).sum(axis=1) / (t ** 2).sum(), t)
+    a, b = block[:-1], block[1:]
+    den = np.sqrt((a ** 2).sum(axis=1) * (b ** 2).sum(axis=1))
+    pairs = np.where(den > 0, (a * b).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
+    return float(np.median(pairs))  # a typical pair of epochs: a few chaotic early ones do not decide it

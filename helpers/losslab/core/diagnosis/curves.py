@@ -37,7 +37,7 @@ class Curves:
         self.n = raw["train_loss"].size
         self.finite = all(signals.first_nonfinite(v) is None for v in raw.values())
         #: added to every loss before the rules read it: 0 for positive losses (see `Thresholds`)
-        self.shift = _shift(np.concatenate(list(raw.values())))
+        self.shift = signals.loss_shift(np.concatenate(list(raw.values())))
         self.train, self.val, self.iters = (raw[k] + self.shift for k in ("train_loss", "val_loss", "iter_loss"))
         it0 = float(self.iters[0]) if self.iters.size and signals.is_ok(self.iters[:1])[0] else math.nan
         #: the loss before any update (first iteration) and a robust start level for ratios: one batch is
@@ -111,11 +111,3 @@ class Curves:
         lr = [v for v in self.hist.lr if math.isfinite(v)]
         return {"lr": lr[-1]} if lr else {}
 
-
-def _shift(values: np.ndarray) -> float:
-    """0 when every usable loss is positive; else what lifts the lowest a tenth of the range above zero."""
-    ok = values[signals.is_ok(values)]
-    if ok.size == 0 or ok.min() > 0:
-        return 0.0
-    low, span = float(ok.min()), float(ok.max() - ok.min())
-    return -low + (span / 10 if span > 0 else max(abs(low), 1.0))
