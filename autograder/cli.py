@@ -30,12 +30,20 @@ def _limits(overrides: list[str]):
 def _grade(args: argparse.Namespace) -> int:
     from .pipeline import DEFAULT_OUT, SAMPLE_CLASS, grade
     from .preflight import PreflightFailed
+    from .lateness import parse_due
     from .report import table
+    from .roster import RosterError, read
     from .sandbox import isolation_report
     from .submissions import BadSubmissions
 
     out = Path(args.out or DEFAULT_OUT)
     limits = _limits(args.limit)
+    try:
+        roster = read(args.roster) if args.roster else None
+        due = parse_due(args.due) if args.due else None
+    except (RosterError, ValueError) as exc:  # before anything starts: nothing graded, nothing written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(isolation_report(limits), file=sys.stderr)
     submissions = Path(args.submissions or SAMPLE_CLASS)
     if not (submissions.is_dir() or (submissions.is_file() and zipfile.is_zipfile(submissions))):
@@ -44,11 +52,20 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         results = grade(submissions, out, workers=args.workers, scheduler=args.scheduler, limits=limits,
                         assignments=args.assignments.split(",") if args.assignments else None,
-                        named_regexp=args.named_regexp, progress=not args.quiet)
+                        named_regexp=args.named_regexp, progress=not args.quiet,
+                        **({"roster": roster, "due": due} if roster or due else {}))  # TEMPORARY(lms)
     except (BadSubmissions, PreflightFailed) as exc:  # nothing graded, nothing written
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(table(results))
+    if roster is not None:
+        strangers = sorted({r.student for r in results} - set(roster.ids()))
+        if strangers:
+            print(f"\nwarning: {len(strangers)} student id(s) not on the roster {args.roster}, graded under the id in "
+                  f"the file or folder name: {', '.join(strangers)}", file=sys.stderr)
+    late = sum(1 for r in results if getattr(r, "late", ""))  # TEMPORARY(lms)
+    if late:
+        print(f"\n{late} submission(s) late: see the late column of grades.csv")
     flagged = sum(1 for r in results if r.flags)
     if flagged:
         print(f"\n{flagged} submission(s) flagged for a person: see the flags column of grades.csv and report.html")
@@ -124,7 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     g.add_argument("--assignments", help=f"comma-separated assignment ids (default: every folder of {SOURCE})")
     g.add_argument("--named-regexp", default=DEFAULT_NAMED_REGEXP,
-                   help="regexp with student_id and file_id groups for flat file names in a zip")
+                   help="regexp with student_id and file_id groups (optional: late) for flat file names in a zip, "
+                   "or 'canvas' for Canvas' download names (<name>_[LATE_]<user id>_<submission id>_<file>)")
+    g.add_argument("--roster", metavar="CSV", help="class roster as the LMS exports it (Canvas gradebook or people "
+                   "export, Moodle participants, nbgrader's id,first_name,last_name,email,lms_user_id): names, "
+                   "emails and LMS ids go into the gradebook, LMS ids in file names map to student ids, and every "
+                   "roster student gets a row")
+    g.add_argument("--due", metavar="WHEN", help="due date, ISO 8601 (2026-11-30T23:59, UTC unless it has an "
+                   "offset such as -05:00): a submission whose time (nbgrader's timestamp.txt, else the file's "
+                   "time) is later is late")
     g.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                    help="override one sandbox limit, e.g. --limit cell_timeout=300 --limit memory_mb=8192")
     g.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,6 +1,7 @@
 """Fresh nbgrader course directories: one per run for the release, one per submission for grading."""
 from __future__ import annotations
 
+import datetime
 import functools
 import io
 import os
@@ -11,9 +12,12 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Config
+
+if TYPE_CHECKING:
+    from .roster import Roster
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "source"
@@ -68,14 +72,21 @@ def _empty_gradebook() -> bytes:
         return path.read_bytes()
 
 
-def build_course(root: Path, assignments: list[str], source: Path = SOURCE) -> None:
-    """Copy source/<aid> into root and run generate_assignment: root then holds release/ and gradebook.db."""
+def build_course(root: Path, assignments: list[str], source: Path = SOURCE, roster: Roster | None = None,
+                 due: datetime.datetime | None = None) -> None:
+    """Copy source/<aid> into root and run generate_assignment: root then holds release/ and gradebook.db, with the
+    roster's students and the due date (of every assignment) in the gradebook when given, and the release history
+    of the source's release/ folder (release/versions.json beside source/) in versions.json."""
     from nbgrader.converters import GenerateAssignment
 
     from .config import course_config
+    from .versions import HISTORY
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "gradebook.db").write_bytes(_empty_gradebook())
+    history = Path(source).parent / "release" / HISTORY
+    if history.is_file():
+        shutil.copyfile(history, root / HISTORY)
     for aid in assignments:
         shutil.copytree(source / aid, root / "source" / aid,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
@@ -83,6 +94,23 @@ def build_course(root: Path, assignments: list[str], source: Path = SOURCE) -> N
                                force=True, create_assignment=True)
         if not result["success"]:
             raise NbgraderFailed(f"generate_assignment {aid} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+    if roster is not None or due is not None:
+        _record_class(root, assignments, roster, due)
+
+
+def _record_class(root: Path, assignments: list[str], roster: Roster | None, due: datetime.datetime | None) -> None:
+    """The roster's students and the due date, in the course's gradebook through nbgrader's API (nbgrader then
+    computes each submission's lateness from its timestamp.txt)."""
+    from nbgrader.api import Gradebook
+
+    from .lateness import to_utc
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        if roster is not None:
+            roster.import_into(gb)
+        if due is not None:
+            for aid in assignments:
+                gb.update_or_create_assignment(aid, duedate=to_utc(due))
 
 
 def pack(root: Path) -> bytes:

@@ -66,25 +66,28 @@ class HideHiddenTestErrors(NbGraderPreprocessor):
         return cell, resources
 
 
-def banner(status: str, reason: str) -> str:
-    """An HTML block that tells the student how the submission was graded."""
+def banner(status: str, reason: str, late: str = "") -> str:
+    """An HTML block that tells the student how the submission was graded, and whether it counts as late."""
     color = "#2e7d32" if status == "graded" else "#b71c1c"
-    return (f'<div style="border:2px solid {color};padding:8px;margin:8px;font-family:sans-serif">'
-            f"<b>Status: {html.escape(status)}</b><br>{html.escape(reason)}</div>")
+    late_line = (f'<br><b class="late" style="color:#b71c1c">{html.escape(late[:1].upper() + late[1:])}</b>'
+                 if late else "")
+    return (f'<div class="status-banner" style="border:2px solid {color};padding:8px;margin:8px;'
+            f'font-family:sans-serif"><b>Status: {html.escape(status)}</b><br>{html.escape(reason)}{late_line}</div>')
 
 
-def with_banner(page: bytes, status: str, reason: str) -> bytes:
+def with_banner(page: bytes, status: str, reason: str, late: str = "") -> bytes:
     """nbgrader's feedback page with the status banner first in its body."""
     text = page.decode("utf-8")
-    text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner(status, reason), text, count=1)
+    text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner(status, reason, late), text, count=1)
     return text.encode("utf-8")
 
 
-def plain_page(student: str, assignment: str, score: float, max_score: float, status: str, reason: str) -> bytes:
+def plain_page(student: str, assignment: str, score: float, max_score: float, status: str, reason: str,
+               late: str = "") -> bytes:
     """Feedback for a submission nbgrader could not run (missing, unreadable, kernel died)."""
     title = html.escape(f"{assignment} - {student}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
-            f"<h1>{title}</h1>{banner(status, reason)}<p>Score: {score:g} / {max_score:g}</p></body></html>"
+            f"<h1>{title}</h1>{banner(status, reason, late)}<p>Score: {score:g} / {max_score:g}</p></body></html>"
             ).encode("utf-8")
 
 
@@ -93,6 +96,8 @@ NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "for
 #: The start of a traceback entry for a frame in a module file (the grader's helpers, the bridge, libraries),
 #: as opposed to "Cell In[3], line 2" for the notebook's own cells.
 MODULE_FRAME = re.compile(r"^\s*File\s")
+#: How the page writes nbgrader's (naive UTC) handed-in time and due date.
+CLOCK = "%Y-%m-%d %H:%M UTC"
 GRADER_FRAMES_NOTE = "(frames inside the course's grading code and libraries are not shown)"
 
 
@@ -140,6 +145,9 @@ class StudentFeedback(NbGraderPreprocessor):
                 name = " ".join(n for n in (student.first_name, student.last_name) if n)
             except MissingEntry:
                 name = ""
+            submission = gb.find_submission(info["assignment"], info["student"])
+            handed_in = submission.timestamp
+            due = submission.duedate
             waiting = {}
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})
@@ -150,6 +158,8 @@ class StudentFeedback(NbGraderPreprocessor):
                     if meta["awaits_manual_grade"]:
                         waiting[meta["grade_id"]] = float(grade.max_score)
         info["student_name"] = name
+        info["handed_in"] = handed_in.strftime(CLOCK) if handed_in else ""
+        info["due"] = due.strftime(CLOCK) if due else ""
         info["awaiting_points"] = sum(waiting.values())
         for cell in nb.cells:
             for output in cell.get("outputs", []):

@@ -18,6 +18,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from course.student_install import colab_link, header_markdown, install_source, readme_note
 
+from . import versions
 from .course import REPO, SOURCE, build_course, source_assignments
 
 RELEASE = REPO / "release"
@@ -46,27 +47,32 @@ def normalize_notebook(path: Path) -> None:
     path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 
-def add_student_setup(path: Path, repo_path: str) -> None:
+def add_student_setup(path: Path, repo_path: str, history: Path) -> None:
     """Put the lectures' two opening cells (Colab header, losslab install cell) in front of a release notebook.
-    Plain cells, unknown to nbgrader: grading ignores them, and in the grader's kernel losslab is installed."""
+    Plain cells, unknown to nbgrader: grading ignores them, and in the grader's kernel losslab is installed.
+    Then stamp the notebook with its release version, recorded in `history` when new (autograder.versions)."""
     nb = nbformat.read(path, as_version=4)
     nb.cells[:0] = [new_markdown_cell(header_markdown(repo_path), id="student-colab"),
                     new_code_cell(install_source(), id="student-install")]
+    versions.record(history, repo_path.removeprefix("release/"), nb)
     nbformat.validate(nb)
     path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 
 def generate(dest: Path, assignments: list[str] | None = None, source: Path = SOURCE) -> list[str]:
-    """Write release/<aid>/ for each assignment into dest (replacing it); return the assignment ids. For the
-    repository's own release/ also rewrite the README's assignment table."""
+    """Write release/<aid>/ for each assignment into dest (replacing it); return the assignment ids. Tests that
+    changed since the last release are recorded as a new version in dest/versions.json. For the repository's own
+    release/ also rewrite the README's assignment table."""
     assignments = assignments or source_assignments(source)
+    dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="autograder-release-") as tmp:
         root = Path(tmp)
         build_course(root, assignments, source)
         for aid in assignments:
             for nb_path in (root / "release" / aid).rglob("*.ipynb"):
                 normalize_notebook(nb_path)
-                add_student_setup(nb_path, f"release/{nb_path.relative_to(root / 'release').as_posix()}")
+                add_student_setup(nb_path, f"release/{nb_path.relative_to(root / 'release').as_posix()}",
+                                  dest / versions.HISTORY)
             shutil.rmtree(dest / aid, ignore_errors=True)
             shutil.copytree(root / "release" / aid, dest / aid)
     if dest.resolve() == RELEASE.resolve():
@@ -112,9 +118,12 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def check(release: Path = RELEASE, source: Path = SOURCE) -> list[str]:
-    """Differences between the committed release and a fresh one: empty when they match."""
+    """Differences between the committed release and a fresh one: empty when they match. The fresh one starts from
+    the committed version history, so tests changed without a release show as a new version."""
     with tempfile.TemporaryDirectory(prefix="autograder-release-check-") as tmp:
         fresh_root = Path(tmp)
+        if (release / versions.HISTORY).is_file():
+            shutil.copyfile(release / versions.HISTORY, fresh_root / versions.HISTORY)
         generate(fresh_root, source=source)
         fresh, committed = _files(fresh_root), _files(release) if release.exists() else {}
     problems = [f"missing from release/: {p}" for p in sorted(fresh.keys() - committed.keys())]

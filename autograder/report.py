@@ -12,22 +12,46 @@ from .course import SOURCE
 from .outline import GradedCell, read_graded_cells
 from .results import CellScore, Result
 
-CSV_FIELDS = ("student", "assignment", "score", "max_score", "status", "reason", "flags")
+CSV_FIELDS = ("student", "name", "assignment", "score", "max_score", "status", "late", "submitted_at", "reason",
+              "flags")
 #: Submissions with no notebook to score: left out of means, histograms and pass rates.
 NOT_HANDED_IN = ("missing", "unreadable")
 STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.num{text-align:right}"
          "td.full{background:#e8f5e9}td.zero{background:#ffebee}td.part{background:#fff8e1}"
-         "td.awaits{background:#e3f2fd;font-style:italic}th.part{background:#f5f5f5;text-align:center}")
+         "td.awaits{background:#e3f2fd;font-style:italic}th.part{background:#f5f5f5;text-align:center}"
+         "span.name{color:#555;font-size:90%}span.late{color:#b71c1c;font-weight:bold}")
+
+
+def names(gradebook: Path) -> dict[str, str]:
+    """Student id -> "First Last" for the students the gradebook names (a roster import), {} without a gradebook."""
+    if not gradebook.is_file():
+        return {}
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{gradebook}") as gb:
+        return {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students
+                if s.first_name or s.last_name}
+
+
+def _late(r: Result) -> str:
+    return getattr(r, "late", "")  # TEMPORARY(lms): until results.Result has late/submitted_at (NOTE-lms-hooks)
+
+
+def _row(r: Result, name: str) -> list[str]:
+    return [r.student, name, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, _late(r),
+            getattr(r, "submitted_at", ""),
+            r.reason, " | ".join(r.flags)]
 
 
 def write_csv(results: list[Result], path: Path) -> None:
+    """grades.csv; names come from the gradebook beside it (written first by the pipeline), when it has them."""
+    known = names(Path(path).parent / "gradebook.db")
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_FIELDS)
         for r in results:
-            writer.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, r.reason,
-                             " | ".join(r.flags)])
+            writer.writerow(_row(r, known.get(r.student, "")))
 
 
 def table(results: list[Result]) -> str:
@@ -111,6 +135,12 @@ def _score_cell(cell: CellScore | None) -> str:
     return f"<td class='num {kind}'>{cell.score:g}</td>"
 
 
+def _student_cell(r: Result, known: dict[str, str]) -> str:
+    name = f" <span class='name'>{_esc(known[r.student])}</span>" if r.student in known else ""
+    late = f" <span class='late' title='{_esc(_late(r))}'>late</span>" if _late(r) else ""
+    return f"<td>{_esc(r.student)}{name}{late}</td>"
+
+
 def _assignment_section(aid: str, rows: list[Result], folder: Path, source: Path) -> list[str]:
     handed_in = [r for r in rows if r.status not in NOT_HANDED_IN]
     graded = [graded_points(r) for r in handed_in]
@@ -119,11 +149,15 @@ def _assignment_section(aid: str, rows: list[Result], folder: Path, source: Path
     max_score = max(r.max_score for r in rows)
     pending = sum(len(awaiting(r)) for r in handed_in)
     statuses = Counter(r.status for r in rows)
+    late = [r for r in handed_in if _late(r)]
+    known = names(folder / "gradebook.db")
     parts = [f"<h2 id='{_esc(aid)}'>{_esc(aid)}</h2>",
              f"<p>{len(handed_in)} of {len(rows)} students handed in. Mean {mean:.2f} of {mean_max:.2f} graded "
              f"points (assignment total {max_score:g}). Written answers not yet graded count neither as zero nor "
              f"in the total: {pending} await manual grading. Statuses: "
-             + ", ".join(f"{_esc(s)}: {n}" for s, n in sorted(statuses.items())) + ".</p>",
+             + ", ".join(f"{_esc(s)}: {n}" for s, n in sorted(statuses.items())) + ". "
+             + (f"<span class='late'>{len(late)} late</span>: {', '.join(_esc(r.student) for r in late)}."
+                if late else "") + "</p>",
              f"<img alt='histogram of graded points for {_esc(aid)}' "
              f"src='data:image/png;base64,{histogram_png([s for s, _ in graded], mean_max or max_score, aid)}'>"]
     cols = columns(rows, source, folder)
@@ -143,7 +177,7 @@ def _assignment_section(aid: str, rows: list[Result], folder: Path, source: Path
     for r in rows:
         by_id = {(c.notebook, c.grade_id): c for c in r.cells}
         score, graded_max = graded_points(r)
-        parts.append(f"<tr><td>{_esc(r.student)}</td>"
+        parts.append(f"<tr>{_student_cell(r, known)}"
                      + "".join(_score_cell(by_id.get((nb, cell.grade_id))) for nb, cell in cols)
                      + f"<td class='num'>{score:g} / {graded_max:g}</td><td title='{_esc(r.reason)}'>"
                      f"{_esc(r.status)}</td><td>{_feedback_links(r, folder)}</td></tr>")
@@ -198,10 +232,9 @@ def write_html(results: list[Result], path: Path, source: Path = SOURCE) -> None
     for aid, rows in sorted(by_assignment.items()):
         parts += _assignment_section(aid, sorted(rows, key=lambda r: r.student), folder, source)
     parts += _manual_queue(results, folder)
+    known = names(folder / "gradebook.db")
     parts.append("<h2>All submissions</h2><table><tr>" + "".join(f"<th>{f}</th>" for f in CSV_FIELDS) + "</tr>")
-    parts += ["<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in
-                               (r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, r.reason,
-                                " | ".join(r.flags)))
-              + "</tr>" for r in results]
+    parts += ["<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in _row(r, known.get(r.student, ""))) + "</tr>"
+              for r in results]
     parts.append("</table></body></html>")
     Path(path).write_text("\n".join(parts), encoding="utf-8")

@@ -25,3 +25,68 @@ def test_release_check_passes_then_reports_drift(tmp_path):
     nb.write_text(text)
     (release / "stray.txt").unlink()
     assert check(release, source) == []
+
+
+def _edit_test(source, grade_id: str, old: str, new: str) -> None:
+    import nbformat
+
+    path = source / _conftest.AID / f"{_conftest.AID}.ipynb"
+    nb = nbformat.read(path, 4)
+    cell = next(c for c in nb.cells if c.get("id") == grade_id)
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+    nbformat.write(nb, path)
+
+
+def test_each_release_of_changed_tests_records_a_version(tmp_path):
+    """Re-releasing unchanged tests records nothing (byte-stable); an edited test is a new version, and
+    `release --check` says so until the release is regenerated."""
+    import json
+
+    import nbformat
+
+    from autograder.release import check, generate
+
+    source, release = _conftest.write_source(tmp_path), tmp_path / "release"
+    generate(release, source=source)
+    first = (release / "versions.json").read_bytes()
+    generate(release, source=source)
+    assert (release / "versions.json").read_bytes() == first and check(release, source) == []
+    _edit_test(source, "test_warn", "square(0) == 0", "square(1) == 1")
+    assert "differs from a fresh release: versions.json" in check(release, source)
+    generate(release, source=source)
+    history = json.loads((release / "versions.json").read_text())["tiny/tiny.ipynb"]
+    assert [v["version"] for v in history] == [1, 2]
+    assert history[0]["tests"]["test_square"] == history[1]["tests"]["test_square"]
+    assert history[0]["tests"]["test_warn"] != history[1]["tests"]["test_warn"]
+    nb = nbformat.read(release / "tiny" / "tiny.ipynb", 4)
+    assert nb.metadata["autograder"]["release"] == history[1]["id"] and check(release, source) == []
+
+
+def test_a_submission_is_checked_against_the_version_its_student_received(tmp_path):
+    """An instructor's later edit is not the student's: only tests that match no version they received count."""
+    import nbformat
+
+    from autograder.course import build_course
+    from autograder.release import generate
+    from autograder.versions import compare_with_received
+
+    source, release = _conftest.write_source(tmp_path), tmp_path / "release"
+    generate(release, source=source)
+    received = nbformat.read(release / "tiny" / "tiny.ipynb", 4)
+    _edit_test(source, "test_warn", "square(0) == 0", "square(1) == 1")
+    generate(release, source=source)
+    build_course(tmp_path / "course", ["tiny"], source)  # as grading builds it: the history travels along
+    current = nbformat.read(tmp_path / "course" / "release" / "tiny" / "tiny.ipynb", 4)
+
+    missing, edited, note = compare_with_received(received, current, tmp_path / "course", "tiny", "tiny.ipynb")
+    assert (missing, edited) == ([], []) and "release v1" in note and "test_warn changed" in note
+    anonymous = nbformat.reads(nbformat.writes(received), 4)
+    del anonymous.metadata["autograder"]  # metadata lost (another editor): the cells' checksums still tell
+    assert compare_with_received(anonymous, current, tmp_path / "course", "tiny", "tiny.ipynb")[:2] == ([], [])
+    next(c for c in received.cells if c.get("id") == "test_square").source = "assert True"
+    assert compare_with_received(received, current, tmp_path / "course", "tiny", "tiny.ipynb")[1] == ["test_square"]
+    fresh = nbformat.read(release / "tiny" / "tiny.ipynb", 4)
+    next(c for c in fresh.cells if c.get("id") == "test_warn").source = "assert True"
+    assert compare_with_received(fresh, current, tmp_path / "course", "tiny", "tiny.ipynb")[1:] == (["test_warn"], "")
+
