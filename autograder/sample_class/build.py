@@ -32,6 +32,7 @@ VAL_WITH_GRAD = [("evaluate",
                   "        total += loss.item() * len(inputs)\n"
                   "        count += len(inputs)\n")]
 VAL_TRAIN_MODE = [("evaluate", "    model.eval()\n", "")]
+FORGOT_TRAIN_MODE = [("train_one_epoch", "    model.train()\n", "")]
 BATCH_MEAN = [(cell, old, new) for cell in ("train_one_epoch", "evaluate") for old, new in (
     ("total += loss.item() * len(inputs)", "total += loss.item()"),
     ("count += len(inputs)", "count += 1"))]
@@ -62,11 +63,12 @@ SHADOWING = [("train_one_epoch", "    return total / count", "    return total /
 
 #: student -> assignment -> (how the submission is made, expected autograded score, test cells that fail, why).
 #: The score is reasoned from which tests the code fails; `build` checks it equals the assignment's autograded
-#: points (a1 15, a2 17, a3 18) minus the failing cells' points, and the round-trip tests check both against
+#: points (a1 17, a2 17, a3 18) minus the failing cells' points, and the round-trip tests check both against
 #: a real grading run.
-A1_TESTS = ["test_train_one_epoch", "test_train_one_epoch_hidden", "test_evaluate_value", "test_evaluate_no_grad",
+A1_TESTS = ["test_train_one_epoch", "test_train_one_epoch_hidden", "test_train_one_epoch_train_mode",
+            "test_train_one_epoch_train_mode_hidden", "test_evaluate_value", "test_evaluate_no_grad",
             "test_evaluate_eval_mode", "test_train_model", "test_train_model_hidden", "test_diagnose",
-            "test_diagnose_hidden"]
+            "test_diagnose_hidden", "test_diagnose_hidden_75", "test_diagnose_hidden_90"]
 A2_TESTS = ["test_regression_losses", "test_regression_losses_hidden", "test_cross_entropy",
             "test_cross_entropy_stable", "test_cross_entropy_hidden", "test_bce", "test_bce_stable", "test_bce_hidden",
             "test_sgd_momentum", "test_sgd_momentum_hidden", "test_adam", "test_adam_hidden"]
@@ -77,15 +79,15 @@ A3_TESTS = ["test_global_grad_norm", "test_global_grad_norm_hidden", "test_loss_
 BLANK_WHY = "the release handed in untouched: every test hits NotImplementedError"
 CLASS = {
     "reference": {
-        A1: ("reference", 15.0, [], "the source's solutions: every test passes"),
+        A1: ("reference", 17.0, [], "the source's solutions: every test passes"),
         A2: ("reference", 17.0, [], "the source's solutions: every test passes"),
         A3: ("reference", 18.0, [], "the source's solutions: every test passes"),
     },
     "blank": {A1: ("blank", 0.0, A1_TESTS, BLANK_WHY), A2: ("blank", 0.0, A2_TESTS, BLANK_WHY),
               A3: ("blank", 0.0, A3_TESTS, BLANK_WHY)},
     "partial": {
-        A1: ("partial", 7.0, A1_TESTS[5:], "train_one_epoch and evaluate only: their 5 tests pass (2+1+2+1+1); "
-                                           "train_model (2+1) and diagnose (3+2) are not written"),
+        A1: ("partial", 9.0, A1_TESTS[7:], "train_one_epoch and evaluate only: their 7 tests pass (2+1+1+1+2+1+1); "
+                                           "train_model (2+1) and diagnose (2+1+1+1) are not written"),
         A2: ("partial", 11.0, A2_TESTS[8:], "the four losses only: their tests pass (3+4+4); SGDMomentum (2+1) "
                                             "and Adam (2+1) are not written"),
         A3: ("partial", 9.0, A3_TESTS[6:], "parts 1-3 only (global norm, GradientTape gradients, clipping: "
@@ -93,32 +95,41 @@ CLASS = {
                                            "written"),
     },
     "forgot_zero_grad": {
-        A1: (FORGOT_ZERO_GRAD, 9.0, ["test_train_one_epoch", "test_train_one_epoch_hidden", "test_train_model",
-                                     "test_train_model_hidden"],
-             "gradients accumulate across batches, so every step after the first differs: train_one_epoch (2+1) "
-             "and train_model (2+1) fail; evaluate and diagnose pass"),
+        A1: (FORGOT_ZERO_GRAD, 10.0, ["test_train_one_epoch", "test_train_one_epoch_hidden",
+                                      "test_train_one_epoch_train_mode", "test_train_model", "test_train_model_hidden"],
+             "gradients accumulate across batches, so every step after the first differs: train_one_epoch (2+1), "
+             "its batch-norm model (1) and train_model (2+1) fail; the training-mode count (1), evaluate and "
+             "diagnose pass"),
     },
     "shadows_names": {
-        A1: (FORGOT_ZERO_GRAD + SHADOWING, 9.0, ["test_train_one_epoch", "test_train_one_epoch_hidden",
-                                                 "test_train_model", "test_train_model_hidden"],
+        A1: (FORGOT_ZERO_GRAD + SHADOWING, 10.0, ["test_train_one_epoch", "test_train_one_epoch_hidden",
+                                                  "test_train_one_epoch_train_mode", "test_train_model",
+                                                  "test_train_model_hidden"],
              "forgot_zero_grad's mistake, then rebinds np, assert_allclose, check_close, set_seed, "
-             "train_with_loss_tracking and identify_training_issues before any test runs: the tests import their own references, so the same 4 cells fail"),
+             "train_with_loss_tracking and identify_training_issues before any test runs: the tests import their own references, so the same 5 cells fail"),
     },
     "val_with_grad": {
-        A1: (VAL_WITH_GRAD, 14.0, ["test_evaluate_no_grad"],
+        A1: (VAL_WITH_GRAD, 16.0, ["test_evaluate_no_grad"],
              "validation runs with autograd on: the values are right, only test_evaluate_no_grad (1) fails"),
     },
     "val_train_mode": {
-        A1: (VAL_TRAIN_MODE, 14.0, ["test_evaluate_eval_mode"],
+        A1: (VAL_TRAIN_MODE, 16.0, ["test_evaluate_eval_mode"],
              "evaluate forgets model.eval(): only test_evaluate_eval_mode (1), the one model with dropout, fails; "
              "SimpleNet's dropout is 0, so the other values are right"),
     },
     "batch_mean": {
-        A1: (BATCH_MEAN, 7.0, ["test_train_one_epoch", "test_train_one_epoch_hidden", "test_evaluate_value",
-                               "test_train_model", "test_train_model_hidden"],
+        A1: (BATCH_MEAN, 8.0, ["test_train_one_epoch", "test_train_one_epoch_hidden",
+                               "test_train_one_epoch_train_mode", "test_evaluate_value", "test_train_model",
+                               "test_train_model_hidden"],
              "averages batch means instead of per-sample losses: every test with an uneven last batch fails, "
-             "train_one_epoch (2+1), evaluate value (2), train_model (2+1); no_grad (1), eval mode (1, batches "
-             "of 25) and diagnose (3+2) pass"),
+             "train_one_epoch (2+1), its batch-norm model (1), evaluate value (2), train_model (2+1); the "
+             "training-mode count (1), no_grad (1), eval mode (1, batches of 25) and diagnose (2+1+1+1) pass"),
+    },
+    "forgot_train_mode": {
+        A1: (FORGOT_TRAIN_MODE, 15.0, ["test_train_one_epoch_train_mode", "test_train_one_epoch_train_mode_hidden"],
+             "train_one_epoch never calls model.train(), so after evaluate every epoch trains in evaluation mode: "
+             "the batch-norm model (1) and the dropout model's forward-pass count (1) fail; SimpleNet (no dropout, "
+             "no batch norm) trains the same, so every other test passes"),
     },
     "adam_no_bias_correction": {
         A2: (ADAM_NO_BIAS_CORRECTION, 14.0, ["test_adam", "test_adam_hidden"],
