@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
 
 import nbformat
 from nbformat import NotebookNode
@@ -67,14 +66,3 @@ def drop_unknown_ids(submitted: NotebookNode, released: NotebookNode) -> list[st
 def cell_label(cell: NotebookNode, index: int) -> str:
     """How a report names a cell: its grade id, or its position."""
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
-
-
-def cell_tracker() -> tuple[Callable[..., None], dict[str, str]]:
-    """An nbclient on_cell_start hook and the record it fills, to say where a kernel died (nbgrader loses the
-    notebook then). A closure, not an object: traitlets deep-copies config values, and functions survive that."""
-    started: dict[str, str] = {}
-
-    def on_cell_start(cell: NotebookNode, cell_index: int, **_: Any) -> None:
-        started["label"] = cell_label(cell, cell_index)
-
-    return on_cell_start, started

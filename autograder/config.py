@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
-
 from traitlets.config import Config
 
 #: Every stderr stream is dropped before scoring: a test fails by raising, never by a library warning.
@@ -19,14 +17,12 @@ def course_config(root: Path) -> Config:
     return c
 
 
-def autograde_config(root: Path, on_cell_start: Callable[..., Any] | None = None) -> Config:
+def autograde_config(root: Path) -> Config:
     """Autograde settings: warnings free, deleted test cells restored (time limits come from `sandbox.apply`)."""
     c = course_config(root)
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = STDERR_PATTERN
     c.OverwriteCells.add_missing_cells = True
-    if on_cell_start is not None:
-        c.Execute.on_cell_start = on_cell_start
     return c
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SAWarning
 from .config import feedback_config
 from .course import ensure_alembic_on_path, run_converter
 from .feedback import plain_page, with_banner
+from .results import Status
 
 AUTOGRADED_DB = "gradebook.db"  # written by `grade`, replaced on every run
 MANUAL_DB = "manual.db"  # formgrader's gradebook: `grade` never touches it
@@ -154,7 +155,7 @@ class FinalGrade:
     manual: float
     extra_credit: float
     ungraded: float  # points of answers nobody graded yet (they count 0)
-    status: str
+    status: Status
     reason: str
     comments: str
 
@@ -163,6 +164,14 @@ class FinalGrade:
 
     def row(self) -> list[str]:
         return [f"{v:g}" if isinstance(v, float) else v for v in (getattr(self, f) for f in self.FIELDS)]
+
+
+def _status(row: dict) -> Status:
+    try:
+        return Status(row["status"])
+    except ValueError:
+        raise NotGraded(f"grades.csv: {row['student']}/{row['assignment']} has the unknown status {row['status']!r}: "
+                        "was it edited? Run `python -m autograder grade` again") from None
 
 
 def _final_grades(db: Path, autograded_rows: list[dict]) -> list[FinalGrade]:
@@ -176,7 +185,7 @@ def _final_grades(db: Path, autograded_rows: list[dict]) -> list[FinalGrade]:
                 submission = gb.find_submission(aid, student)
             except MissingEntry:  # missing or unreadable: the autograder's row is the whole story
                 grades.append(FinalGrade(student, aid, float(row["score"]), float(row["max_score"]),
-                                         float(row["score"]), 0.0, 0.0, 0.0, row["status"], row["reason"], ""))
+                                         float(row["score"]), 0.0, 0.0, 0.0, _status(row), row["reason"], ""))
                 continue
             cells = [g for nb in submission.notebooks for g in nb.grades]
             manual = sum(float(g.manual_score) for g in cells if g.manual_score is not None)
@@ -191,7 +200,7 @@ def _final_grades(db: Path, autograded_rows: list[dict]) -> list[FinalGrade]:
                     f", {ungraded:g} points not graded yet (count 0)" if ungraded else "")
             extra = sum(float(g.extra_credit or 0) for g in cells)
             grades.append(FinalGrade(student, aid, float(submission.score), float(submission.max_score), auto,
-                                     manual, extra, ungraded, row["status"], reason, comments))
+                                     manual, extra, ungraded, _status(row), reason, comments))
     return grades
 
 
@@ -204,7 +213,7 @@ def _feedback(out: Path, db: Path, grades: list[FinalGrade], dest: Path) -> None
         folder.mkdir(parents=True, exist_ok=True)
         autograded = out / "autograded" / grade.student / grade.assignment
         pages: dict[str, bytes] = {}
-        if autograded.is_dir() and grade.status != "missing":
+        if autograded.is_dir() and grade.status != Status.MISSING:
             with tempfile.TemporaryDirectory(prefix="autograder-finalize-") as tmp:
                 root = Path(tmp)
                 shutil.copyfile(db, root / "gradebook.db")

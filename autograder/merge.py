@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SAWarning
 
-from .results import Outcome
+from .results import Outcome, Status
 
 
 def merge(template_db: Path, dest: Path, outcomes: list[Outcome]) -> None:
@@ -23,7 +23,7 @@ def merge(template_db: Path, dest: Path, outcomes: list[Outcome]) -> None:
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission autoflush notice
         for outcome in sorted(outcomes, key=lambda o: (o.result.student, o.result.assignment)):
             result = outcome.result
-            if result.status == "missing":
+            if result.status == Status.MISSING:
                 continue
             gb.update_or_create_student(result.student)
             gb.update_or_create_submission(result.assignment, result.student)

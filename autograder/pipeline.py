@@ -14,7 +14,7 @@ from .feedback import plain_page
 from .merge import merge
 from .progress import Progress
 from .report import write_csv, write_html
-from .results import Outcome, Result, Submission
+from .results import Outcome, Result, Status, Submission
 from .submissions import DEFAULT_NAMED_REGEXP, collect
 from .worker import grade_submission
 
@@ -91,7 +91,8 @@ def _run(template: bytes, todo: list[Submission], limits: Any, workers: int, sch
             except Exception as exc:  # the worker itself died (KilledWorker ...): this submission still gets a row
                 sub = futures[future]
                 reason = f"grading worker lost: {type(exc).__name__}: {exc}"
-                result = Result(sub.student, sub.assignment, 0.0, max_scores[sub.assignment], "kernel_died", reason)
+                result = Result(sub.student, sub.assignment, 0.0, max_scores[sub.assignment], Status.KERNEL_DIED,
+                                reason)
                 page = plain_page(sub.student, sub.assignment, 0.0, result.max_score, result.status, reason)
                 yield Outcome(result, feedback={f"{sub.assignment}.html": page})
     finally:

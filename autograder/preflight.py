@@ -34,7 +34,7 @@ def run_here(limits: Any = None) -> None:
     from nbgrader.preprocessors import Execute
     from traitlets.config import Config
 
-    from . import sandbox
+    from . import kernel_record, sandbox
 
     limits = limits if limits is not None else sandbox.Limits()
     with tempfile.TemporaryDirectory(prefix="autograder-preflight-") as tmp:
@@ -54,7 +54,7 @@ def run_here(limits: Any = None) -> None:
         except Exception as exc:  # whatever stops the kernel: its message is the reason to show
             lines = str(exc).strip().splitlines()
             error = f"{type(exc).__name__}: {lines[-1] if lines else ''}".strip(": ")
-        problems = [reason for _, reason in sandbox.findings(workdir)]
+        problems = [reason for _, reason in kernel_record.findings(workdir)]
         outputs = nb.cells[0].get("outputs", [])
         text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
         errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.get("output_type") == "error"]

@@ -1,13 +1,36 @@
 """What grading one submission produces: plain dataclasses that travel between Dask workers and the coordinator."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-#: What can go wrong with a submission, the most severe first: when several apply, the grade names the first.
-SEVERITY = ("unreadable", "missing", "timed_out", "out_of_memory", "disk_full", "kernel_died", "cells_missing",
-            "tampered")
-#: Every submission ends in exactly one of these.
-STATUSES = ("graded", *SEVERITY)
+
+class Status(StrEnum):
+    """How a submission's grading ended: every submission ends in exactly one.
+
+    Declared from the most severe to none: when several apply, the grade names the most severe. The values are
+    what grades.csv, the report and the feedback pages show (a Status compares equal to its value)."""
+
+    UNREADABLE = "unreadable"        # not JSON or not a notebook: 0
+    MISSING = "missing"              # nothing handed in: 0
+    TIMED_OUT = "timed_out"          # a cell, the notebook or its CPU time ran past its limit
+    OUT_OF_MEMORY = "out_of_memory"
+    DISK_FULL = "disk_full"          # it filled its disk space
+    KERNEL_DIED = "kernel_died"
+    CELLS_MISSING = "cells_missing"  # a graded cell deleted or renamed: restored and graded
+    TAMPERED = "tampered"            # a test cell edited: restored and graded
+    GRADED = "graded"                # nothing went wrong
+
+    @property
+    def severity(self) -> int:
+        """0 for the most severe; GRADED has the highest."""
+        return list(Status).index(self)
+
+    @classmethod
+    def worst(cls, statuses: Iterable[Status]) -> Status:
+        """The most severe of statuses; GRADED when there are none."""
+        return min(statuses, key=lambda s: s.severity, default=cls.GRADED)
 
 
 @dataclass
@@ -29,7 +52,7 @@ class Result:
     assignment: str
     score: float
     max_score: float
-    status: str
+    status: Status
     reason: str
     cells: list[CellScore] = field(default_factory=list)
     seconds: float = 0.0

@@ -22,7 +22,8 @@ from nbclient.util import run_sync
 from nbformat import NotebookNode
 
 from .bridge import CELLS_FILE
-from .sandbox import SandboxedExecute, SandboxedKernelManager
+from .sandbox_provisioner import SandboxedKernelManager
+from .sandboxed_execute import SandboxedExecute
 
 #: Runs at the verdict kernel's start-up, before any cell: connect to the student kernel, bind names per cell.
 _STARTUP = "import autograder.bridge; autograder.bridge.install_verdict()"
@@ -80,7 +81,7 @@ class VerdictExecute(SandboxedExecute):
         """The student kernel, then at once the verdict kernel: they start side by side."""
         await super().async_start_new_kernel(**kwargs)
         km = SandboxedKernelManager(kernel_name=self.km.kernel_name, config=self.config)
-        km.peer = self.km
+        km.provisioner.peer = self.km.provisioner
         self._verdict = (km, None)  # stopped in _async_stop_verdict even when it never answers
         _write_student_cells(self.nb.cells, self._verdict_cwd / CELLS_FILE)
         extra = [*self.extra_arguments, f"--IPKernelApp.exec_lines={_STARTUP}"]
@@ -92,7 +93,7 @@ class VerdictExecute(SandboxedExecute):
         """Once the student kernel is up: open its sockets to the verdict kernel, connect, and let the verdict kernel
         import what the test cells import while the student's cells run."""
         km = self._verdict[0]
-        self.km.open_to_peer()
+        self.km.provisioner.open_to_peer()
         kc = km.client()
         kc.start_channels()
         await kc.wait_for_ready(timeout=self.startup_timeout)
@@ -128,6 +129,6 @@ class VerdictExecute(SandboxedExecute):
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
         """A test cell past its time is usually waiting on student code: interrupt that too."""
         student = getattr(self, "_student_km", None)
-        if student is not None:
+        if student is not None and await student.is_alive():
             await student.interrupt_kernel()
         return await super()._async_handle_timeout(timeout, cell)

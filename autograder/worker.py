@@ -9,12 +9,12 @@ from typing import Any
 
 import nbformat
 
-from . import sandbox
-from .checks import Unreadable, cell_tracker, compare_with_release, drop_unknown_ids, read_notebook
+from . import kernel_record, sandbox
+from .checks import Unreadable, compare_with_release, drop_unknown_ids, read_notebook
 from .config import autograde_config, feedback_config
 from .course import run_converter, unpack
 from .feedback import plain_page, with_banner
-from .results import SEVERITY, CellScore, Outcome, Result, Submission
+from .results import CellScore, Outcome, Result, Status, Submission
 
 #: One thread per kernel: a worker per core then scales, serial and parallel runs compute alike, and the student
 #: and verdict kernels compute alike (a test compares what one computed with what the other did).
@@ -36,7 +36,7 @@ def grade_submission(template: bytes, submission: Submission, limits: Any, verdi
         try:
             outcome = _grade_in(root, submission, limits, verdict)
         except Exception as exc:  # a grader bug must not cost the other students their grades
-            outcome = _failed(root, submission, "kernel_died", f"grading failed: {type(exc).__name__}: {exc}")
+            outcome = _failed(root, submission, Status.KERNEL_DIED, f"grading failed: {type(exc).__name__}: {exc}")
     outcome.result.seconds = round(time.perf_counter() - started, 2)
     return outcome
 
@@ -58,7 +58,7 @@ def _zero_cells(root: Path, aid: str) -> list[CellScore]:
                 for nb in gb.find_assignment(aid).notebooks for cell in nb.grade_cells]
 
 
-def _failed(root: Path, sub: Submission, status: str, reason: str) -> Outcome:
+def _failed(root: Path, sub: Submission, status: Status, reason: str) -> Outcome:
     cells = _zero_cells(root, sub.assignment)
     max_score = sum(c.max_score for c in cells)
     page = plain_page(sub.student, sub.assignment, 0.0, max_score, status, reason)
@@ -85,66 +85,52 @@ def _grade_in(root: Path, sub: Submission, limits: Any, verdict: bool) -> Outcom
     present = [name for name in expected if name in files]
     if not present:
         handed_in = ", ".join(sorted(files)) or "nothing"
-        return _failed(root, sub, "missing", f"no submission (expected {', '.join(expected)}; found {handed_in})")
+        return _failed(root, sub, Status.MISSING, f"no submission (expected {', '.join(expected)}; found {handed_in})")
 
-    facts: dict[str, list[str]] = {}
+    facts: dict[Status, list[str]] = {}
     for name in present:
         try:
             submitted = read_notebook(files[name])
         except Unreadable as exc:
-            return _failed(root, sub, "unreadable", f"{name}: {exc}")
+            return _failed(root, sub, Status.UNREADABLE, f"{name}: {exc}")
         released = nbformat.read(root / "release" / sub.assignment / name, 4)
         missing, edited = compare_with_release(submitted, released)
         if drop_unknown_ids(submitted, released):
             nbformat.write(submitted, root / "submitted" / sub.student / sub.assignment / name)
         if missing:
-            facts.setdefault("cells_missing", []).append(f"graded cells deleted or renamed, restored: {', '.join(missing)}")
+            facts.setdefault(Status.CELLS_MISSING, []).append(f"graded cells deleted or renamed, restored: {', '.join(missing)}")
         if edited:
-            facts.setdefault("tampered", []).append(f"test cells edited, restored: {', '.join(edited)}")
+            facts.setdefault(Status.TAMPERED, []).append(f"test cells edited, restored: {', '.join(edited)}")
     for name in sorted(set(expected) - set(present)):
-        facts.setdefault("cells_missing", []).append(f"notebook {name} missing, scored 0")
+        facts.setdefault(Status.CELLS_MISSING, []).append(f"notebook {name} missing, scored 0")
 
     from nbgrader.converters import Autograde
 
-    hook, last_cell = cell_tracker()
-    config = autograde_config(root, on_cell_start=hook)
+    config = autograde_config(root)
     sandbox.apply(config, limits, root, verdict=verdict)
     run = run_converter(Autograde, config, assignment_id=sub.assignment, student_id=sub.student, force=True)
-    observed = sandbox.findings(root)
+    for status, reason in kernel_record.findings(root):  # the one source of why a kernel died
+        facts.setdefault(status, []).append(reason)
+    reasons = [text for status in sorted(facts, key=lambda s: s.severity) for text in facts[status]]
     if not run["success"]:
-        found = sorted(observed, key=lambda f: SEVERITY.index(f[0])) or [_diagnose_failure(run, last_cell.get("label"))]
-        reasons = [reason for _, reason in found] + [text for texts in facts.values() for text in texts]
-        return _failed(root, sub, found[0][0], "; ".join(reasons))
+        if not facts.keys() - {Status.CELLS_MISSING, Status.TAMPERED}:  # no kernel record explains it
+            error = (str(run.get("error") or "").strip().splitlines() or ["unknown error"])[-1]
+            facts[Status.KERNEL_DIED] = [f"autograde failed before a notebook ran: {error[:300]}"]
+            reasons.insert(0, facts[Status.KERNEL_DIED][0])
+        return _failed(root, sub, Status.worst(facts), "; ".join(reasons))
 
     autograded_dir = root / "autograded" / sub.student / sub.assignment
-    for status, reason in observed:
-        facts.setdefault(status, []).append(reason)
-
-    status = next((s for s in SEVERITY if s in facts), "graded")
+    status = Status.worst(facts)
     result = _read_grades(root, sub)
     result.status = status
     tests = [c for c in result.cells if c.autograded]
     passed = f"{sum(c.score >= c.max_score for c in tests)}/{len(tests)} test cells passed"
-    result.reason = "; ".join([text for s in SEVERITY for text in facts.get(s, [])] + [passed])
+    result.reason = "; ".join([*reasons, passed])
     manual = sum(c.max_score for c in result.cells if c.needs_manual_grade)
     if manual:
         result.reason += f"; {manual:g} points await manual grading"
     return Outcome(result, autograded=_read_dir(autograded_dir, ".ipynb"),
                    feedback=_feedback(root, sub, result), comments=_comments(root, sub))
-
-
-def _diagnose_failure(run: dict[str, Any], cell: str | None) -> tuple[str, str]:
-    """Why nbgrader gave up on a submission, from its log."""
-    text = f"{run.get('log', '')}\n{run.get('error', '')}"
-    where = f" while running {cell}" if cell else ""
-    if "MemoryError" in text:
-        return "out_of_memory", f"out of memory{where}"
-    if "UnresponsiveKernelError" in text or "kernel became unresponsive" in text:
-        return "timed_out", f"kernel stopped responding{where} (cell time limit)"
-    if "DeadKernelError" in text or "Kernel died" in text:
-        return "kernel_died", f"kernel died{where}"
-    last = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["unknown error"]
-    return "kernel_died", f"autograde failed{where}: {last[0][:300]}"
 
 
 def _read_grades(root: Path, sub: Submission) -> Result:
@@ -156,7 +142,7 @@ def _read_grades(root: Path, sub: Submission) -> Result:
                            grade.auto_score, bool(grade.needs_manual_grade), _is_test(nb.notebook, grade.cell))
                  for nb in submission.notebooks for grade in nb.grades]
         return Result(sub.student, sub.assignment, float(submission.score), float(submission.max_score),
-                      "graded", "", sorted(cells, key=lambda c: (c.notebook, c.grade_id)))
+                      Status.GRADED, "", sorted(cells, key=lambda c: (c.notebook, c.grade_id)))
 
 
 def _comments(root: Path, sub: Submission) -> dict[tuple[str, str], str | None]:

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from autograder import sandbox
+from autograder import kernel_record, sandbox
 from autograder.verdict import VerdictExecute
 from losslab.grading import assert_avoids
 
@@ -157,4 +157,4 @@ def test_in_the_verdict_kernel_it_reads_the_graders_copy(tmp_path: Path) -> None
     assert [o.get("ename") for o in dump if o.output_type == "error"] == ["AssertionError"], dump
     assert "dump uses json.dumps (J.dumps, cell solution, line 2): write it by hand" in dump[-1].evalue
     assert [o.get("text") for o in fine] == ["clean\n"], fine
-    assert json.loads((tmp_path / sandbox.RECORD_NAME).read_text().splitlines()[0])["died"] is False
+    assert json.loads((tmp_path / kernel_record.RECORD_NAME).read_text().splitlines()[0])["died"] is False

@@ -13,12 +13,13 @@ import pytest
 from nbformat import NotebookNode
 from traitlets.config import Config
 
-from autograder import sandbox
+from autograder import isolation, kernel_record, kernel_uid, memory_cgroup, sandbox
+from autograder.sandboxed_execute import SandboxedExecute
 
 LIMITS = sandbox.Limits(cell_timeout=10, wall_seconds=60, output_bytes=2000, max_processes=64, memory_mb=2048,
                         cpu_seconds=30, file_mb=8)
 
-needs_full = pytest.mark.skipif(sandbox._mode() != "full", reason="needs root and bubblewrap: "
+needs_full = pytest.mark.skipif(isolation.mode() != "full", reason="needs root and bubblewrap: "
                                 + sandbox.isolation_report().splitlines()[0])
 
 
@@ -60,7 +61,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     config = Config()
     sandbox.apply(config, LIMITS, course)
-    executed, _ = sandbox.SandboxedExecute(config=config).preprocess(
+    executed, _ = SandboxedExecute(config=config).preprocess(
         nb, {"metadata": {"path": str(folder), "name": "probe.ipynb"}})
     server.close()
     out = {}
@@ -69,7 +70,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         out[name] = json.loads(text.splitlines()[0]) if text.strip().startswith("{") else {"raw": text}
         out[name]["outputs"] = cell.outputs
     return {"cells": out, "course": course, "folder": folder, "accepted": accepted,
-            "records": sandbox.read_records(course)}
+            "records": kernel_record.read_records(course)}
 
 
 def test_report_names_the_isolation() -> None:
@@ -81,7 +82,7 @@ def test_report_names_the_isolation() -> None:
 @needs_full
 def test_kernel_runs_as_a_throwaway_uid(run: dict) -> None:
     uid = run["cells"]["uid"]["ok"]
-    assert uid >= sandbox.UID_BASE
+    assert uid >= kernel_uid.UID_BASE
 
 
 @needs_full
@@ -113,7 +114,7 @@ def test_disk_is_bounded_as_a_whole(tmp_path: Path) -> None:
     assert [o.ename for o in nb.cells[0].outputs if o.output_type == "error"] == ["OSError"]
     assert "No space left on device" in nb.cells[0].outputs[-1].evalue
     assert nb.cells[1].outputs[0].text.strip() == "alive"
-    assert record.disk_full and sandbox.findings(tmp_path)[0][0] == "disk_full"
+    assert record.disk_full and kernel_record.findings(tmp_path)[0][0] == "disk_full"
     assert list((tmp_path / "autograded" / "s1" / "a1").iterdir()) == []
 
 
@@ -145,7 +146,7 @@ def test_output_is_cut_and_recorded(run: dict) -> None:
     text = "".join(o.get("text", "") for o in run["cells"]["print_a_lot"]["outputs"])
     assert len(text) < LIMITS.output_bytes + 200 and "cut by the grader" in text
     (record,) = run["records"]
-    assert record.truncated == ["cell 10"] and not record.died and sandbox.findings(run["course"]) == []
+    assert record.truncated == ["cell 10"] and not record.died and kernel_record.findings(run["course"]) == []
 
 
 def _cmdline(pid: str) -> str:
@@ -155,22 +156,22 @@ def _cmdline(pid: str) -> str:
         return ""
 
 
-def _run_cells(tmp: Path, limits: sandbox.Limits, *cells: str) -> tuple[NotebookNode, list[sandbox.KernelRecord]]:
+def _run_cells(tmp: Path, limits: sandbox.Limits, *cells: str) -> tuple[NotebookNode, list[kernel_record.KernelRecord]]:
     folder = tmp / "autograded" / "s1" / "a1"
     folder.mkdir(parents=True)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     config = Config()
     sandbox.apply(config, limits, tmp)
-    executed, _ = sandbox.SandboxedExecute(config=config).preprocess(
+    executed, _ = SandboxedExecute(config=config).preprocess(
         nb, {"metadata": {"path": str(folder), "name": "probe.ipynb"}})
-    return executed, sandbox.read_records(tmp)
+    return executed, kernel_record.read_records(tmp)
 
 
 def test_cpu_limit_kills_a_busy_kernel(tmp_path: Path) -> None:
     _, (record,) = _run_cells(tmp_path, sandbox.Limits(cpu_seconds=2, cell_timeout=60), "while True:\n    pass")
     assert record.died and record.signal == signal.SIGXCPU
-    assert sandbox.findings(tmp_path)[0][0] == "timed_out"
+    assert kernel_record.findings(tmp_path)[0][0] == "timed_out"
 
 
 def test_wall_limit_kills_a_sleeping_kernel(tmp_path: Path) -> None:
@@ -178,11 +179,11 @@ def test_wall_limit_kills_a_sleeping_kernel(tmp_path: Path) -> None:
                                "import time\ntime.sleep(120)", "print('never')")
     assert record.wall_exceeded and record.died_in == "cell 1"
     assert [o.ename for o in nb.cells[1].outputs] == ["KernelDied"]
-    assert "wall-clock" in sandbox.findings(tmp_path)[0][1]
+    assert "wall-clock" in kernel_record.findings(tmp_path)[0][1]
 
 
 def test_without_namespaces_it_warns_and_still_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "_mode", lambda: "rlimits")
+    monkeypatch.setattr(isolation, "mode", lambda: "rlimits")
     assert "WARNING: NO SANDBOX" in sandbox.isolation_report()
     nb, (record,) = _run_cells(tmp_path, LIMITS, "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])")
     assert record.isolation == "rlimits" and nb.cells[0].outputs[0].text.strip() == str(LIMITS.memory_mb << 20)
@@ -190,7 +191,7 @@ def test_without_namespaces_it_warns_and_still_limits(tmp_path: Path, monkeypatc
 
 @needs_full
 def test_processes_share_one_memory_limit(tmp_path: Path) -> None:
-    if not sandbox._has_memory_cgroup():
+    if not memory_cgroup.available():
         pytest.skip("no writable cgroup-v1 memory controller: memory is bounded per process only")
     hog = "b = bytearray(450 * 2**20)\nimport time\ntime.sleep(2)"  # each child is far below RLIMIT_AS
     nb, (record,) = _run_cells(tmp_path, sandbox.Limits(memory_mb=1024, cell_timeout=60),
@@ -198,4 +199,4 @@ def test_processes_share_one_memory_limit(tmp_path: Path) -> None:
                                "for _ in range(3)]\nprint(sorted(k.wait() for k in kids))")
     assert nb.cells[0].outputs[0].text.strip().startswith("[-9")  # the OOM killer took one child
     assert record.oom_killed and not record.died
-    assert sandbox.findings(tmp_path)[0][0] == "out_of_memory"
+    assert kernel_record.findings(tmp_path)[0][0] == "out_of_memory"

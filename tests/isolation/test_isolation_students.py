@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
-from autograder import pipeline, sandbox
+from autograder import isolation, pipeline, sandbox
 from autograder.course import REPO, build_course
 
 A1 = "a1_loss_curves"
@@ -27,7 +27,7 @@ SLEEP_MARK = "4242.5"  # the fork loop's sleepers carry this argument, so the te
 pytestmark = pytest.mark.skipif(not (REPO / "source" / A1).is_dir(), reason="source/a1_loss_curves not present")
 #: Students whose misdeeds only namespaces stop: without them they would write into the repository, so they are
 #: left out of the class (and their tests skipped, saying why) where the sandbox cannot isolate.
-ISOLATED = sandbox._mode() == "full"
+ISOLATED = isolation.mode() == "full"
 NEEDS_SANDBOX = {"fork_loop", "network", "snoop", "vandal"}
 needs_sandbox = pytest.mark.skipif(not ISOLATED, reason=sandbox.isolation_report().splitlines()[0])
 

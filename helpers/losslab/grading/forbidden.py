@@ -96,7 +96,11 @@ def _statements(label: str, source: str) -> list[_Statement]:
     """The cell's top-level statements after IPython's transforms (magics become calls); none if it is not Python."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    tree = _parse(TransformerManager().transform_cell(source))
+    try:
+        source = TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - what IPython cannot transform, Python parses or refuses below
+        pass
+    tree = _parse(source)
     return [] if tree is None else [_Statement(label, node) for node in tree.body]
 
 
