@@ -14,7 +14,7 @@ from .submissions import DEFAULT_NAMED_REGEXP
 
 def _limits(overrides: list[str]):
     """The sandbox's default Limits with NAME=VALUE overrides from the command line (e.g. cell_timeout=300)."""
-    from .sandbox import Limits
+    from .limits import Limits
 
     limits = Limits()
     fields = {f.name for f in dataclasses.fields(limits)}
@@ -33,7 +33,7 @@ def _grade(args: argparse.Namespace) -> int:
     from .lateness import parse_due
     from .report import table
     from .roster import RosterError, read
-    from .sandbox import isolation_report
+    from .isolation import isolation_report
     from .submissions import BadSubmissions
 
     out = Path(args.out or DEFAULT_OUT)

@@ -13,6 +13,7 @@ from traitlets.config import Config
 
 from .offline_math import OfflineMath
 from .outline import cell_name
+from .results import Status
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -66,23 +67,23 @@ class HideHiddenTestErrors(NbGraderPreprocessor):
         return cell, resources
 
 
-def banner(status: str, reason: str, late: str = "") -> str:
+def banner(status: Status | str, reason: str, late: str = "") -> str:
     """An HTML block that tells the student how the submission was graded, and whether it counts as late."""
-    color = "#2e7d32" if status == "graded" else "#b71c1c"
+    color = "#2e7d32" if status == Status.GRADED else "#b71c1c"
     late_line = (f'<br><b class="late" style="color:#b71c1c">{html.escape(late[:1].upper() + late[1:])}</b>'
                  if late else "")
     return (f'<div class="status-banner" style="border:2px solid {color};padding:8px;margin:8px;'
             f'font-family:sans-serif"><b>Status: {html.escape(status)}</b><br>{html.escape(reason)}{late_line}</div>')
 
 
-def with_banner(page: bytes, status: str, reason: str, late: str = "") -> bytes:
+def with_banner(page: bytes, status: Status | str, reason: str, late: str = "") -> bytes:
     """nbgrader's feedback page with the status banner first in its body."""
     text = page.decode("utf-8")
     text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner(status, reason, late), text, count=1)
     return text.encode("utf-8")
 
 
-def plain_page(student: str, assignment: str, score: float, max_score: float, status: str, reason: str,
+def plain_page(student: str, assignment: str, score: float, max_score: float, status: Status | str, reason: str,
                late: str = "") -> bytes:
     """Feedback for a submission nbgrader could not run (missing, unreadable, kernel died)."""
     title = html.escape(f"{assignment} - {student}")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from .course import SOURCE
 from .outline import GradedCell, read_graded_cells
-from .results import CellScore, Result
+from .results import CellScore, Result, Status
 
 CSV_FIELDS = ("student", "name", "assignment", "score", "max_score", "status", "late", "submitted_at", "reason",
               "flags")
 #: Submissions with no notebook to score: left out of means, histograms and pass rates.
-NOT_HANDED_IN = ("missing", "unreadable")
+NOT_HANDED_IN = (Status.MISSING, Status.UNREADABLE)
 STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.num{text-align:right}"
          "td.full{background:#e8f5e9}td.zero{background:#ffebee}td.part{background:#fff8e1}"
@@ -155,7 +155,8 @@ def _assignment_section(aid: str, rows: list[Result], folder: Path, source: Path
              f"<p>{len(handed_in)} of {len(rows)} students handed in. Mean {mean:.2f} of {mean_max:.2f} graded "
              f"points (assignment total {max_score:g}). Written answers not yet graded count neither as zero nor "
              f"in the total: {pending} await manual grading. Statuses: "
-             + ", ".join(f"{_esc(s)}: {n}" for s, n in sorted(statuses.items())) + ". "
+             + ", ".join(f"{_esc(s)}: {n}" for s, n in sorted(statuses.items(), key=lambda i: Status(i[0]).severity))
+             + ". "
              + (f"<span class='late'>{len(late)} late</span>: {', '.join(_esc(r.student) for r in late)}."
                 if late else "") + "</p>",
              f"<img alt='histogram of graded points for {_esc(aid)}' "
