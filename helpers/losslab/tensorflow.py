@@ -21,6 +21,7 @@ from .core.history import TrainingHistory
 from .core.loop import EpochResult, check_loader, cycle_batches, record_epoch, run_epochs, validation_mean
 from .core.lr_range import RangeTestResult
 from .core import sanity as _sanity
+from .core import zoo as _zoo
 from .core.signals import STOP_CALLBACK, StopReason
 from . import (identify_training_issues, plot_histories, plot_loss_curves,  # noqa: F401  (re-exported)
                plot_lr_comparison, plot_training_dashboard)
@@ -29,7 +30,7 @@ __all__ = [
     "SimpleNet", "generate_synthetic_data", "create_data_loaders", "train_with_loss_tracking",
     "plot_loss_curves", "compare_learning_rates", "identify_training_issues", "lr_range_test",
     "make_optimizer", "global_grad_norm", "set_seed", "lr_explorer", "plot_training_dashboard", "plot_histories",
-    "plot_lr_comparison", "LossHistory", "TrainingHistory", "sanity_check",
+    "plot_lr_comparison", "LossHistory", "TrainingHistory", "sanity_check", "zoo_run",
 ]
 
 
@@ -440,3 +441,73 @@ def _current_lr(optimizer) -> float:
 
 
 FLAVOR = _core.Flavor("tensorflow", set_seed, train_with_loss_tracking, _build_optimizer, _criterion, _range_step)
+
+
+def zoo_run(bug: str | None, *, fixed: bool = False, seed: int = 0, **changes) -> TrainingHistory:
+    """Train lecture 07's script with ``bug`` injected (or its fix); see `losslab.core.zoo`."""
+    recipe = _zoo.recipe(bug, fixed=fixed, seed=seed, **changes)
+    set_seed(seed)
+    return _zoo.train(recipe, _ZooModel(recipe), "tensorflow")
+
+
+class _ZooModel:
+    """The zoo's MLP and SGD in Keras, each bug written the way Keras code gets it wrong.
+
+    Keras has no ``zero_grad``: ``model.fit`` computes fresh gradients every step, so gradients pile up only
+    in a custom train step that accumulates them (for a larger effective batch) and never resets the sum.
+    """
+
+    def __init__(self, r):
+        self.r = r
+        layers = [keras.Input((r.x_train.shape[1],)), keras.layers.Dense(r.hidden, activation="relu")]
+        layers += [keras.layers.Dropout(r.dropout)] if r.dropout else []
+        layers += [keras.layers.Dense(r.hidden, activation="relu")]
+        layers += [keras.layers.Dropout(r.dropout)] if r.dropout else []
+        layers += [keras.layers.Dense(r.outputs, activation="softmax" if r.softmax_output else None)]
+        self.model = keras.Sequential(layers)
+        self.vars = self.model.trainable_variables
+        dense = [layer for layer in self.model.layers if layer.trainable_variables]
+        self.names = [f"dense{i}.{v.name}" for i, layer in enumerate(dense) for v in layer.trainable_variables]
+        self.trained = self.vars[-2:] if r.head_only else self.vars
+        self.optimizer = keras.optimizers.SGD(learning_rate=r.lr, momentum=r.momentum)
+        self.optimizer.build(self.trained)
+        self.acc = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.trained]
+        self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+        self.step_graph = tf.function(self._step)
+        self.loss_graph = tf.function(self._loss)
+
+    def _loss(self, x, y, training):
+        out = self.model(x, training=training)
+        if self.r.task == "regress":  # hand-written: with y of shape (N,) the difference is N x N
+            return tf.reduce_mean(tf.square(y - out))
+        # Keras' own loss would spot a softmax output, warn and use the logits behind it: the bug lives on
+        # with a loss that does not look, such as TensorFlow's own
+        per_sample = (tf.nn.sparse_softmax_cross_entropy_with_logits(y, out) if self.r.softmax_output
+                      else self.ce(y, out))
+        return tf.reduce_sum(per_sample) if self.r.reduction == "sum" else tf.reduce_mean(per_sample)
+
+    def _step(self, x, y, lr):
+        self.optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            loss = self._loss(x, y, True)
+        grads = tape.gradient(loss, self.vars)
+        applied = grads[-2:] if self.r.head_only else grads
+        if self.r.accumulate:
+            for a, g in zip(self.acc, applied):
+                a.assign_add(g)
+            applied = [a.read_value() for a in self.acc]
+        before = [tf.identity(v) for v in self.vars]
+        self.optimizer.apply(applied, self.trained)
+        return (loss, tf.stack([tf.norm(g) for g in grads]),
+                tf.stack([tf.norm(v - b) for v, b in zip(self.vars, before)]), tf.stack([tf.norm(b) for b in before]))
+
+    def step(self, x, y, lr):
+        loss, grads, updates, weights = self.step_graph(tf.constant(x), tf.constant(y), tf.constant(lr, tf.float32))
+        return float(loss), grads.numpy(), updates.numpy(), weights.numpy()
+
+    def loss(self, x, y, *, training=False):
+        value = float(self.loss_graph(tf.constant(x), tf.constant(y), training))
+        return value / (len(x) if self.r.reduction == "sum" else 1)
+
+    def hidden(self, x):
+        return self.model.layers[0](tf.constant(x)).numpy()

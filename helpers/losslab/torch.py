@@ -7,6 +7,7 @@ shared with `losslab.tensorflow` (see the flavor-parity table in ``helpers/lossl
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from .core.history import TrainingHistory
 from .core.loop import EpochResult, check_loader, cycle_batches, run_epochs, validation_mean
 from .core.lr_range import RangeTestResult
 from .core import sanity as _sanity
+from .core import zoo as _zoo
 from . import (identify_training_issues, plot_histories, plot_loss_curves,  # noqa: F401  (re-exported)
                plot_lr_comparison, plot_training_dashboard)
 
@@ -29,7 +31,7 @@ __all__ = [
     "SimpleNet", "generate_synthetic_data", "create_data_loaders", "train_with_loss_tracking",
     "plot_loss_curves", "compare_learning_rates", "identify_training_issues", "lr_range_test",
     "make_optimizer", "global_grad_norm", "set_seed", "lr_explorer", "plot_training_dashboard", "plot_histories",
-    "plot_lr_comparison", "TrainingHistory", "sanity_check",
+    "plot_lr_comparison", "TrainingHistory", "sanity_check", "zoo_run",
 ]
 
 
@@ -349,3 +351,59 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 FLAVOR = _core.Flavor("torch", set_seed, train_with_loss_tracking, _build_optimizer, _criterion, _range_step)
+
+
+def zoo_run(bug: str | None, *, fixed: bool = False, seed: int = 0, **changes) -> TrainingHistory:
+    """Train lecture 07's script with ``bug`` injected (or its fix); see `losslab.core.zoo`."""
+    recipe = _zoo.recipe(bug, fixed=fixed, seed=seed, **changes)
+    set_seed(seed)
+    return _zoo.train(recipe, _ZooModel(recipe), "torch")
+
+
+class _ZooModel:
+    """The zoo's MLP and SGD in PyTorch, each bug written the way PyTorch code gets it wrong."""
+
+    def __init__(self, r):
+        self.r = r
+        drop = [nn.Dropout(r.dropout)] if r.dropout else []
+        self.net = nn.Sequential(nn.Linear(r.x_train.shape[1], r.hidden), nn.ReLU(), *drop,
+                                 nn.Linear(r.hidden, r.hidden), nn.ReLU(), *drop, nn.Linear(r.hidden, r.outputs),
+                                 *([nn.Softmax(dim=1)] if r.softmax_output else []))
+        self.params = list(self.net.parameters())
+        self.names = [n for n, _ in self.net.named_parameters()]
+        trained = list(self.net[-1 - r.softmax_output].parameters()) if r.head_only else self.params
+        self.optimizer = torch.optim.SGD(trained, lr=r.lr, momentum=r.momentum)
+
+    def _loss(self, x, y) -> torch.Tensor:
+        out = self.net(torch.as_tensor(x))
+        y = torch.as_tensor(y)
+        if self.r.task == "regress":
+            with warnings.catch_warnings():  # the bug's broadcast warns once; the lecture says so in prose
+                warnings.filterwarnings("ignore", "Using a target size", UserWarning)
+                return nn.functional.mse_loss(out, y)  # broadcasts (N, 1) against (N,) with the bug
+        return nn.functional.cross_entropy(out, y, reduction=self.r.reduction)
+
+    def step(self, x, y, lr):
+        self.net.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if not self.r.accumulate:
+            self.optimizer.zero_grad()
+        loss = self._loss(x, y)
+        loss.backward()
+        before = [p.detach().clone() for p in self.params]
+        self.optimizer.step()
+        with torch.no_grad():
+            grads = [float(torch.linalg.vector_norm(_grad(p))) for p in self.params]
+            updates = [float(torch.linalg.vector_norm(p - b)) for p, b in zip(self.params, before)]
+            weights = [float(torch.linalg.vector_norm(b)) for b in before]
+        return float(loss.detach()), np.asarray(grads), np.asarray(updates), np.asarray(weights)
+
+    def loss(self, x, y, *, training=False):
+        self.net.train(training)
+        with torch.no_grad():
+            return float(self._loss(x, y)) / (len(x) if self.r.reduction == "sum" else 1)
+
+    def hidden(self, x):
+        with torch.no_grad():
+            return self.net[1](self.net[0](torch.as_tensor(x))).numpy()
