@@ -1,14 +1,12 @@
 """Lecture 01 (the first training loop): every sentence that says what a run shows is checked against that
 run, in both twins.
 
-One execution per twin (module-scoped fixture) serves all claims; the twin runs without the Makefile's
-TensorFlow variables, as a student's kernel does, and must print nothing on stderr.
+One execution per twin serves all claims (lecture_runs.twin_runs); that it prints nothing on stderr is
+checked in test_lectures_quiet.py.
 """
 from __future__ import annotations
 
-import pytest
-
-from tests.lectures.lecture_runs import FRAMEWORKS, execute
+from tests.lectures.lecture_runs import twin_runs
 
 STEM = "01_first_training_loop"
 PROBE = """
@@ -24,19 +22,13 @@ PROBE_VALUES = {
     "learned": [float(w_path[-1]), float(b_path[-1])], "least_squares": [float(w_fit), float(b_fit)],
     "w_settles": int(_np.argmax(_w_epochs < 0.05)), "b_settles": int(_np.argmax(_b_epochs < 0.05)),
     "limit": float(2 / lam_max),
-    "lr_runs": {str(lr): {"train_loss": r["train_loss"], "end": list(r["path"][-1]), "stop": r.get("stop_reason")}
-                for lr, r in runs.items()},
+    "lr_runs": {str(lr): [{"train_loss": r["train_loss"], "end": list(r["path"][-1]), "stop": r.get("stop_reason")}
+                          for r in seed_runs] for lr, seed_runs in lr_runs.items()},
 }
 """
 
 
-@pytest.fixture(scope="module", params=FRAMEWORKS)
-def run(request):
-    return execute(request.param, STEM, PROBE)
-
-
-def test_runs_quietly_without_the_makefile_environment(run):
-    assert run.stderr == "", f"{run.framework} twin wrote to stderr:\n{run.stderr[:2000]}"
+run = twin_runs(STEM, PROBE)
 
 
 def test_every_sample_once_per_epoch_in_new_batches(run):
@@ -62,14 +54,14 @@ def test_parameters_reach_least_squares_w_before_b(run):
     assert run.values["w_settles"] <= 5
 
 
-def test_learning_rates(run):
+def test_learning_rates_in_every_seed(run):
     limit, runs = run.values["limit"], run.values["lr_runs"]
     assert 0.2 < limit < 0.4, "0.2 is below the stability limit and 0.4 above it"
     w_fit, _ = run.values["least_squares"]
-    slow = runs["0.002"]
-    assert abs(slow["end"][0] - w_fit) < 0.15 and abs(slow["end"][1] - 1) > 0.3, "w has arrived, b is far from 1"
-    for lr in ("0.02", "0.2"):
-        assert runs[lr]["stop"] is None and runs[lr]["train_loss"][-1] < 0.35, lr
-    assert runs["0.2"]["train_loss"][4] < 0.35, "0.2 converges in a handful of epochs"
-    diverged = runs["0.4"]
-    assert diverged["stop"] and len(diverged["train_loss"]) <= 10, "0.4 overflows within ten epochs"
+    assert all(len(seed_runs) >= 3 for seed_runs in runs.values()), "each rate runs with three seeds"
+    for seed, (slow, medium, fast, diverged) in enumerate(zip(*(runs[lr] for lr in ("0.002", "0.02", "0.2", "0.4")))):
+        assert abs(slow["end"][0] - w_fit) < 0.15 and abs(slow["end"][1] - 1) > 0.3, (seed, "w arrived, b far from 1")
+        for lr, r in (("0.02", medium), ("0.2", fast)):
+            assert r["stop"] is None and r["train_loss"][-1] < 0.35, (seed, lr, "converges")
+        assert fast["train_loss"][4] < 0.35, (seed, "0.2 converges in a handful of epochs")
+        assert diverged["stop"] and len(diverged["train_loss"]) <= 10, (seed, "0.4 overflows within ten epochs")

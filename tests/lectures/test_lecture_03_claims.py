@@ -1,7 +1,7 @@
 """Lecture 03 (optimizers): every sentence that says what a run shows is checked against that run, in both twins.
 
-One execution per twin (module-scoped fixture) serves all claims; the twin runs without the Makefile's
-TensorFlow variables, as a student's kernel does, and must print nothing on stderr.
+One execution per twin serves all claims (lecture_runs.twin_runs); that it prints nothing on stderr is
+checked in test_lectures_quiet.py.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from tests.lectures.lecture_runs import FRAMEWORKS, execute
+from tests.lectures.lecture_runs import twin_runs
 
 STEM = "03_optimizers"
 PROBE = """
@@ -38,18 +38,12 @@ PROBE_VALUES = {
 """
 
 
-@pytest.fixture(scope="module", params=FRAMEWORKS)
-def run(request):
-    return execute(request.param, STEM, PROBE)
+run = twin_runs(STEM, PROBE)
 
 
 def column(run, name: str, lr: float) -> list[float]:
     """The final validation losses of one optimizer at one rate, one per seed."""
     return [row[run.values["learning_rates"].index(lr)] for row in run.values["finals"][name]]
-
-
-def test_runs_quietly_without_the_makefile_environment(run):
-    assert run.stderr == "", f"{run.framework} twin wrote to stderr:\n{run.stderr[:2000]}"
 
 
 def test_valley_paths(run):

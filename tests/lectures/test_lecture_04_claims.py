@@ -1,7 +1,7 @@
 """Lecture 04 (monitoring): every sentence that says what a run shows is checked against that run, in both twins.
 
-One execution per twin (module-scoped fixture) serves all claims; the twin runs without the Makefile's
-TensorFlow variables, as a student's kernel does, and must print nothing on stderr.
+One execution per twin serves all claims (lecture_runs.twin_runs); that it prints nothing on stderr is
+checked in test_lectures_quiet.py.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.lectures.lecture_runs import FRAMEWORKS, execute
+from tests.lectures.lecture_runs import twin_runs
 
 STEM = "04_monitoring"
 PROBE = """
@@ -34,13 +34,7 @@ PROBE_VALUES = {
 """
 
 
-@pytest.fixture(scope="module", params=FRAMEWORKS)
-def run(request):
-    return execute(request.param, STEM, PROBE)
-
-
-def test_runs_quietly_without_the_makefile_environment(run):
-    assert run.stderr == "", f"{run.framework} twin wrote to stderr:\n{run.stderr[:2000]}"
+run = twin_runs(STEM, PROBE)
 
 
 def test_training_set_size_is_computed_not_typed(run):

@@ -1,18 +1,19 @@
 """Lecture 05 (reading loss curves): every sentence that says what a run shows is checked against that run,
 in both twins.
 
-One execution per twin (module-scoped fixture) serves all claims; the twin runs without the Makefile's
-TensorFlow variables, as a student's kernel does, and must print nothing on stderr.
+One execution per twin serves all claims (lecture_runs.twin_runs); that it prints nothing on stderr is
+checked in test_lectures_quiet.py.
 """
 from __future__ import annotations
 
 import pytest
 
-from tests.lectures.lecture_runs import FRAMEWORKS, execute
+from tests.lectures.lecture_runs import twin_runs
 
 STEM = "05_reading_loss_curves"
 PROBE = """
 from losslab import identify_training_issues as _diagnose
+from losslab.core.data import split_indices as _split
 PROBE_VALUES = {
     "fits": {k: _diagnose(v).labels for k, v in fits.items()},
     "speeds": {k: _diagnose(v).labels for k, v in speeds.items()},
@@ -25,27 +26,36 @@ PROBE_VALUES = {
     "per_seed": {k: {"last": [r.train_loss[-1] for r in runs], "falling": [len(r.train_loss) > 1 and r.train_loss[-1] < r.train_loss[-2] for r in runs],
                      "epochs": [r.epochs for r in runs], "stopped": [r.stopped_early for r in runs]}
                  for k, runs in speed_runs.items()},
-    "healthy_epoch_3": fits["healthy"].train_loss[2], "underfit_last": fits["underfitting"].train_loss[-1],
+    "fit_seeds": {k: {"labels": [_diagnose(r).labels for r in runs], "train": [r.train_loss for r in runs],
+                      "val": [r.val_loss for r in runs], "best_epoch": [r.best_epoch + 1 for r in runs]}
+                  for k, runs in fit_runs.items()},
+    "n_train_overfitting": len(_split(len(X), FIT_SETUPS["overfitting"][1], seed=0)[0]),
 }
 """
 
 
-@pytest.fixture(scope="module", params=FRAMEWORKS)
-def run(request):
-    return execute(request.param, STEM, PROBE)
+run = twin_runs(STEM, PROBE)
 
 
-def test_runs_quietly_without_the_makefile_environment(run):
-    assert run.stderr == "", f"{run.framework} twin wrote to stderr:\n{run.stderr[:2000]}"
+def test_fits_show_their_shape_in_every_seed(run):
+    healthy, over, under = (run.values["fit_seeds"][k] for k in ("healthy", "overfitting", "underfitting"))
+    assert len(healthy["labels"]) >= 3, "section 1 runs three seeds"
+    assert run.values["n_train_overfitting"] == 54 and "54 training images" in run.markdown
+    for s in range(len(healthy["labels"])):
+        assert healthy["labels"][s] == ["healthy"], (s, healthy["labels"])
+        assert over["labels"][s][0] == "overfitting", (s, over["labels"])
+        assert under["labels"][s][0] == "underfitting", (s, under["labels"])
+        assert over["val"][s][-1] > 1.5 * min(over["val"][s]), (s, "validation ends above 1.5 times its best")
+        assert over["best_epoch"][s] <= 13, (s, "the best epoch is in the first third of the 40")
+        assert healthy["train"][s][2] < under["train"][s][-1], (s, "a level the healthy run left behind by epoch 3")
+        assert abs(under["val"][s][-1] / under["train"][s][-1] - 1) < 0.15, (s, "underfitting: no gap")
+        assert under["train"][s][-1] > 5 * healthy["train"][s][-1], (s, "far above the healthy run")
 
 
 def test_runs_show_the_shapes_the_lecture_names(run):
     got = run.values
     fits, speeds = got["fits"], got["speeds"]
     assert fits["healthy"] == ["healthy"], fits
-    assert fits["overfitting"][0] == "overfitting", fits
-    assert fits["underfitting"][0] == "underfitting", fits
-    assert got["healthy_epoch_3"] < got["underfit_last"], "a level the healthy run left behind in its first epochs"
     fast = speeds["fast: Adam, lr 0.005"]
     assert not {"oscillation", "diverging", "overfitting", "slow_convergence"} & set(fast), speeds
     assert got["fast_is_lowest"], "the fast run should end with the lowest training loss of the four"

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from tests.lectures.lecture_runs import FRAMEWORKS, ROOT, markdown, notebook
+from tests.lectures.lecture_runs import FRAMEWORKS, lecture_stems, markdown, notebook
 
-STEMS = sorted(p.stem for p in (ROOT / "course" / "src").glob("[0-9][0-9]_*.md"))
+STEMS = lecture_stems()
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.lectures.lecture_runs import FRAMEWORKS, execute, markdown, notebook
+from tests.lectures.lecture_runs import FRAMEWORKS, markdown, notebook, twin_runs
 
 STEM = "06_schedules_batch_size_weight_decay"
 
@@ -56,7 +56,7 @@ def test_uses_the_frameworks_own_apis_next_to_losslab(framework):
 
 
 # -- executed: the prose matches the runs ----------------------------------------------------------------
-PROBE_CELL = """
+PROBE = """
 import numpy as _np
 
 
@@ -94,19 +94,12 @@ PROBE_VALUES = _plain({
 """
 
 
-@pytest.fixture(scope="module", params=FRAMEWORKS)
-def executed(request):
-    """Execute one twin once, with the probe appended; every claim below reads this one run."""
-    return execute(request.param, STEM, PROBE_CELL)
+executed = twin_runs(STEM, PROBE)  # each twin executed once, with the probe appended; every claim reads it
 
 
 @pytest.fixture
 def run(executed) -> dict:
     return {**executed.values, "framework": executed.framework}
-
-
-def test_runs_quietly_without_the_makefile_environment(executed):
-    assert executed.stderr == "", f"{executed.framework} twin wrote to stderr:\n{executed.stderr[:2000]}"
 
 
 def per_seed(values: list) -> range:
