@@ -158,3 +158,13 @@ def test_in_the_verdict_kernel_it_reads_the_graders_copy(tmp_path: Path) -> None
     assert "dump uses json.dumps (J.dumps, cell solution, line 2): write it by hand" in dump[-1].evalue
     assert [o.get("text") for o in fine] == ["clean\n"], fine
     assert json.loads((tmp_path / kernel_record.RECORD_NAME).read_text().splitlines()[0])["died"] is False
+
+
+def test_the_grading_package_imports_no_framework_until_a_fixture_runs() -> None:
+    """losslab.grading is framework-free assertions plus per-framework fixtures that import torch or keras when
+    called: a TensorFlow assignment's test cell never pays for torch, nor the reverse."""
+    code = ("import sys, losslab.grading as g\nprint(sorted({'torch', 'tensorflow', 'keras', 'IPython'} & set(sys.modules)),"
+            " g.torch_optimizer_trace.__module__, g.keras_twin.__module__, g.check_close.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["[]", "losslab.grading.torch_fixtures", "losslab.grading.keras_fixtures",
+                                  "losslab.grading.compare"]
