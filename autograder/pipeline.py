@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import flags, preflight, sandbox
+from . import flags, preflight
 from .course import REPO, SOURCE, build_course, ensure_alembic_on_path, pack, source_assignments
 from .feedback import plain_page
+from .limits import Limits
 from .merge import merge
 from .progress import Progress
 from .report import write_csv, write_html
@@ -35,7 +36,7 @@ def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT,
     source, out = Path(source), Path(out)
     assignments = assignments or source_assignments(source)
     todo = collect(Path(submissions), assignments, named_regexp)
-    limits = limits if limits is not None else sandbox.Limits()
+    limits = limits if limits is not None else Limits()
     preflight.check(limits, scheduler)  # one kernel runs a trivial cell where grading runs, or nothing is graded
     with tempfile.TemporaryDirectory(prefix="autograder-course-") as tmp:
         course = Path(tmp)

@@ -34,9 +34,10 @@ def run_here(limits: Any = None) -> None:
     from nbgrader.preprocessors import Execute
     from traitlets.config import Config
 
-    from . import kernel_record, sandbox
+    from . import isolation, kernel_record, sandbox
+    from .limits import Limits
 
-    limits = limits if limits is not None else sandbox.Limits()
+    limits = limits if limits is not None else Limits()
     with tempfile.TemporaryDirectory(prefix="autograder-preflight-") as tmp:
         workdir = Path(tmp)
         folder = workdir / "preflight"  # the kernel's own folder, never the one holding the record
@@ -61,7 +62,7 @@ def run_here(limits: Any = None) -> None:
     if error is None and not problems and not errors and text.strip() == EXPECTED:
         return
     found = [*([error] if error else []), *problems, *errors] or [f"printed {text.strip()[:200]!r}, not {EXPECTED!r}"]
-    isolation = sandbox.isolation_report(limits).splitlines()[0].strip().rstrip(",")
+    isolation = isolation.isolation_report(limits).splitlines()[0].strip().rstrip(",")
     raise PreflightFailed(f"the grading kernel could not run `{CELL}` ({isolation}): {'; '.join(found)}. Nothing was "
                           "graded: check that the environment grading runs in can start `python -m ipykernel` "
                           "(a copied .venv needs `make venv` again).")

@@ -20,11 +20,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from .isolation import isolation_report
 from .kernel_record import RECORD_NAME
 from .limits import Limits
-
-__all__ = ["apply", "Limits", "isolation_report"]
 
 
 def apply(config: Config, limits: Limits | None, workdir: Path | str, verdict: bool = True) -> Path:

@@ -26,8 +26,9 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from autograder import pipeline, sandbox  # noqa: E402
+from autograder import isolation, pipeline  # noqa: E402
 from autograder.course import REPO, build_course, pack  # noqa: E402
+from autograder.limits import Limits  # noqa: E402
 from autograder.submissions import collect  # noqa: E402
 from autograder.worker import grade_submission  # noqa: E402
 
@@ -103,7 +104,7 @@ def _verdict_cost(class_dir: Path, root: Path, pairs: int) -> tuple[list[float],
     course = root / "cost"
     build_course(course, [A1])
     template = pack(course)
-    limits = sandbox.Limits()
+    limits = Limits()
     two, one, differ = [], [], []
     for i, sub in enumerate(collect(class_dir, [A1])[:pairs]):
         order = (True, False) if i % 2 == 0 else (False, True)
@@ -125,7 +126,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pairs", type=int, default=8)
     args = parser.parse_args()
-    print(sandbox.isolation_report())
+    print(isolation.isolation_report())
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp)
         class_dir = _class(root, args.students)

@@ -13,6 +13,7 @@ import pytest
 from traitlets.config import Config
 
 from autograder import kernel_record, sandbox
+from autograder.limits import Limits
 from autograder.verdict import VerdictExecute
 from losslab.grading import assert_avoids
 
@@ -151,7 +152,7 @@ def test_in_the_verdict_kernel_it_reads_the_graders_copy(tmp_path: Path) -> None
     folder = tmp_path / "autograded" / "s1" / "a1"
     folder.mkdir(parents=True)
     config = Config()
-    sandbox.apply(config, sandbox.Limits(cell_timeout=120, wall_seconds=300), tmp_path)
+    sandbox.apply(config, Limits(cell_timeout=120, wall_seconds=300), tmp_path)
     executed, _ = VerdictExecute(config=config).preprocess(nb, {"metadata": {"path": str(folder), "name": "n.ipynb"}})
     dump, fine = executed.cells[4].outputs, executed.cells[5].outputs
     assert [o.get("ename") for o in dump if o.output_type == "error"] == ["AssertionError"], dump

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import html
 import re
-import shutil
 from pathlib import Path
 
 import nbformat

@@ -9,20 +9,20 @@ ONE pipeline run on 2 workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder import isolation, pipeline, sandbox
+from autograder import isolation, pipeline
 from autograder.course import REPO, build_course
+from autograder.limits import Limits
 
 A1 = "a1_loss_curves"
-LIMITS = sandbox.Limits(cell_timeout=60, wall_seconds=400, max_processes=128, output_bytes=100_000, disk_mb=96,
+LIMITS = Limits(cell_timeout=60, wall_seconds=400, max_processes=128, output_bytes=100_000, disk_mb=96,
                         file_mb=16)
 pytestmark = [pytest.mark.skipif(not (REPO / "source" / A1).is_dir(), reason="source/a1_loss_curves not present"),
               pytest.mark.skipif(isolation.mode() not in ("full", "userns"),
-                                 reason=sandbox.isolation_report().splitlines()[0])]
+                                 reason=isolation.isolation_report().splitlines()[0])]
 
 _NOOP_RESULT = ("from IPython.core.interactiveshell import ExecutionResult, ExecutionInfo\n"
                 "def _fake(*a, **k):\n    r = ExecutionResult(ExecutionInfo('', False, False, True, None))\n"

@@ -14,13 +14,14 @@ from nbformat import NotebookNode
 from traitlets.config import Config
 
 from autograder import isolation, kernel_record, kernel_uid, memory_cgroup, sandbox
+from autograder.limits import Limits
 from autograder.sandboxed_execute import SandboxedExecute
 
-LIMITS = sandbox.Limits(cell_timeout=10, wall_seconds=60, output_bytes=2000, max_processes=64, memory_mb=2048,
+LIMITS = Limits(cell_timeout=10, wall_seconds=60, output_bytes=2000, max_processes=64, memory_mb=2048,
                         cpu_seconds=30, file_mb=8)
 
 needs_full = pytest.mark.skipif(isolation.mode() != "full", reason="needs root and bubblewrap: "
-                                + sandbox.isolation_report().splitlines()[0])
+                                + isolation.isolation_report().splitlines()[0])
 
 
 def _probe(code: str) -> str:
@@ -74,7 +75,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_report_names_the_isolation() -> None:
-    report = sandbox.isolation_report(LIMITS)
+    report = isolation.isolation_report(LIMITS)
     assert "memory_mb=2048" in report
     assert ("FULL" in report) != ("WARNING" in report)
 
@@ -110,7 +111,7 @@ def test_disk_is_bounded_as_a_whole(tmp_path: Path) -> None:
     """Many files, each under the per-file limit, in the folder and /tmp together: stopped at disk_mb, and said."""
     fill = ("import os\nfor i in range(40):\n    for d in ('.', '/tmp'):\n"
             "        open(os.path.join(d, f'f{i}'), 'wb').write(b'x' * (7 << 20))")
-    nb, (record,) = _run_cells(tmp_path, sandbox.Limits(file_mb=8, disk_mb=64, cell_timeout=60), fill, "print('alive')")
+    nb, (record,) = _run_cells(tmp_path, Limits(file_mb=8, disk_mb=64, cell_timeout=60), fill, "print('alive')")
     assert [o.ename for o in nb.cells[0].outputs if o.output_type == "error"] == ["OSError"]
     assert "No space left on device" in nb.cells[0].outputs[-1].evalue
     assert nb.cells[1].outputs[0].text.strip() == "alive"
@@ -156,7 +157,7 @@ def _cmdline(pid: str) -> str:
         return ""
 
 
-def _run_cells(tmp: Path, limits: sandbox.Limits, *cells: str) -> tuple[NotebookNode, list[kernel_record.KernelRecord]]:
+def _run_cells(tmp: Path, limits: Limits, *cells: str) -> tuple[NotebookNode, list[kernel_record.KernelRecord]]:
     folder = tmp / "autograded" / "s1" / "a1"
     folder.mkdir(parents=True)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
@@ -169,13 +170,13 @@ def _run_cells(tmp: Path, limits: sandbox.Limits, *cells: str) -> tuple[Notebook
 
 
 def test_cpu_limit_kills_a_busy_kernel(tmp_path: Path) -> None:
-    _, (record,) = _run_cells(tmp_path, sandbox.Limits(cpu_seconds=2, cell_timeout=60), "while True:\n    pass")
+    _, (record,) = _run_cells(tmp_path, Limits(cpu_seconds=2, cell_timeout=60), "while True:\n    pass")
     assert record.died and record.signal == signal.SIGXCPU
     assert kernel_record.findings(tmp_path)[0][0] == "timed_out"
 
 
 def test_wall_limit_kills_a_sleeping_kernel(tmp_path: Path) -> None:
-    nb, (record,) = _run_cells(tmp_path, sandbox.Limits(wall_seconds=8, cell_timeout=60),
+    nb, (record,) = _run_cells(tmp_path, Limits(wall_seconds=8, cell_timeout=60),
                                "import time\ntime.sleep(120)", "print('never')")
     assert record.wall_exceeded and record.died_in == "cell 1"
     assert [o.ename for o in nb.cells[1].outputs] == ["KernelDied"]
@@ -184,7 +185,7 @@ def test_wall_limit_kills_a_sleeping_kernel(tmp_path: Path) -> None:
 
 def test_without_namespaces_it_warns_and_still_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(isolation, "mode", lambda: "rlimits")
-    assert "WARNING: NO SANDBOX" in sandbox.isolation_report()
+    assert "WARNING: NO SANDBOX" in isolation.isolation_report()
     nb, (record,) = _run_cells(tmp_path, LIMITS, "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])")
     assert record.isolation == "rlimits" and nb.cells[0].outputs[0].text.strip() == str(LIMITS.memory_mb << 20)
 
@@ -194,7 +195,7 @@ def test_processes_share_one_memory_limit(tmp_path: Path) -> None:
     if not memory_cgroup.available():
         pytest.skip("no writable cgroup-v1 memory controller: memory is bounded per process only")
     hog = "b = bytearray(450 * 2**20)\nimport time\ntime.sleep(2)"  # each child is far below RLIMIT_AS
-    nb, (record,) = _run_cells(tmp_path, sandbox.Limits(memory_mb=1024, cell_timeout=60),
+    nb, (record,) = _run_cells(tmp_path, Limits(memory_mb=1024, cell_timeout=60),
                                f"import subprocess, sys\nkids = [subprocess.Popen([sys.executable, '-c', {hog!r}]) "
                                "for _ in range(3)]\nprint(sorted(k.wait() for k in kids))")
     assert nb.cells[0].outputs[0].text.strip().startswith("[-9")  # the OOM killer took one child

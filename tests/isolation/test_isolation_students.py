@@ -17,11 +17,12 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
-from autograder import isolation, pipeline, sandbox
+from autograder import isolation, pipeline
 from autograder.course import REPO, build_course
+from autograder.limits import Limits
 
 A1 = "a1_loss_curves"
-LIMITS = sandbox.Limits(cell_timeout=30, wall_seconds=300, max_processes=64, output_bytes=100_000)
+LIMITS = Limits(cell_timeout=30, wall_seconds=300, max_processes=64, output_bytes=100_000)
 SLEEP_MARK = "4242.5"  # the fork loop's sleepers carry this argument, so the test can look for survivors
 
 pytestmark = pytest.mark.skipif(not (REPO / "source" / A1).is_dir(), reason="source/a1_loss_curves not present")
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.skipif(not (REPO / "source" / A1).is_dir(), reason="sou
 #: left out of the class (and their tests skipped, saying why) where the sandbox cannot isolate.
 ISOLATED = isolation.mode() == "full"
 NEEDS_SANDBOX = {"fork_loop", "network", "snoop", "vandal"}
-needs_sandbox = pytest.mark.skipif(not ISOLATED, reason=sandbox.isolation_report().splitlines()[0])
+needs_sandbox = pytest.mark.skipif(not ISOLATED, reason=isolation.isolation_report().splitlines()[0])
 
 
 def _gid(cell: NotebookNode) -> str | None:
