@@ -1,7 +1,7 @@
 """Record the training runs of assignment a4_curve_clinic from real training: `python benchmarks/a4_record_runs.py`.
 
 Each run trains a small Keras MLP on scikit-learn's digits with losslab's loop and one injected bug (none of them
-lecture 07's zoo). The students' runs go to ``source/a4_curve_clinic/runs/<name>.json`` (released, without the
+lecture 07's zoo). The students' runs go to ``source/a4_curve_clinic/<name>.json`` (released, without the
 bug's name); the unseen runs and the answer key go into the hidden test cells of the source notebook, between the
 ``RECORDED`` markers (hidden cells are stripped from the release, so students can read neither). ``--check``
 re-records everything and exits 1 if a committed run differs from a fresh one beyond rounding.
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 AID = "a4_curve_clinic"
 FOLDER = REPO / "source" / AID
 NOTEBOOK = FOLDER / f"{AID}.ipynb"
-RUNS = FOLDER / "runs"
+RUNS = FOLDER  # flat, next to the notebook: a student uploads them to Colab with it, one by one
 #: A hidden test cell's recorded block runs from BEGIN.format(block) to END; the blocks are "seen" and "unseen".
 BEGIN, END = "# --- RECORDED {} by benchmarks/a4_record_runs.py: do not edit ---", "# --- END RECORDED ---"
 
@@ -170,7 +170,6 @@ def write(runs: dict[str, Any]) -> None:
     """The seen runs as JSON files; both recorded blocks into the source notebook's hidden test cells."""
     import nbformat
 
-    RUNS.mkdir(parents=True, exist_ok=True)
     for recipe in SEEN:
         runs[recipe.name].save(RUNS / f"{recipe.name}.json")
     nb = nbformat.read(NOTEBOOK, as_version=4)

@@ -60,7 +60,7 @@ def test_nothing_a_student_gets_names_a_bug_or_holds_an_unseen_run():
     text = _text(release / f"{AID}.ipynb")
     assert "_KEY" not in text and "_RUNS = " not in text and "RECORDED" not in text
     assert not any(r.name in text for r in record.UNSEEN)
-    files = sorted((release / "runs").glob("*.json"))
+    files = sorted(release.glob("*.json"))
     assert [p.name for p in files] == [f"{r.name}.json" for r in record.SEEN]
     for path in files:
         assert path.read_bytes() == (record.RUNS / path.name).read_bytes()
