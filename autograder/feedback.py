@@ -70,16 +70,16 @@ class HideHiddenTestErrors(NbGraderPreprocessor):
 def banner(status: Status | str, reason: str, late: str = "") -> str:
     """An HTML block that tells the student how the submission was graded, and whether it counts as late."""
     color = "#2e7d32" if status == Status.GRADED else "#b71c1c"
-    late_line = (f'<br><b class="late" style="color:#b71c1c">{html.escape(late[:1].upper() + late[1:])}</b>'
-                 if late else "")
+    late_line = f'<br><b class="late" style="color:#b71c1c">Late: {html.escape(late)}</b>' if late else ""
     return (f'<div class="status-banner" style="border:2px solid {color};padding:8px;margin:8px;'
             f'font-family:sans-serif"><b>Status: {html.escape(status)}</b><br>{html.escape(reason)}{late_line}</div>')
 
 
 def with_banner(page: bytes, status: Status | str, reason: str, late: str = "") -> bytes:
-    """nbgrader's feedback page with the status banner first in its body."""
+    """nbgrader's feedback page with the status banner first in its page container (else first in its body)."""
     text = page.decode("utf-8")
-    text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner(status, reason, late), text, count=1)
+    anchor = r'(<div class="container">)' if '<div class="container">' in text else r"(<body[^>]*>)"
+    text = re.sub(anchor, lambda m: m.group(1) + banner(status, reason, late), text, count=1)
     return text.encode("utf-8")
 
 

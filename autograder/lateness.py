@@ -68,14 +68,12 @@ class Lateness:
         """The handed-in time as nbgrader's timestamp.txt holds it ("" when unknown)."""
         return self.submitted_at.strftime(TIMESTAMP_FORMAT) if self.submitted_at else ""
 
+    def iso(self) -> str:
+        """The handed-in time in ISO 8601, UTC ("" when unknown): grades.csv's submitted_at."""
+        return self.submitted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.submitted_at else ""
+
     def describe(self) -> str:
-        """For a person: "" when on time or unknown, else why it counts as late."""
-        if not self.late:
-            return ""
-        parts = []
-        if self.seconds_late:
-            parts.append(f"{duration(self.seconds_late)} after the due date {_clock(self.due)} "
-                         f"(handed in {_clock(self.submitted_at)})")
-        if self.lms_marked_late:
-            parts.append("the LMS marked the file LATE")
-        return "late: " + "; ".join(parts)
+        """For a person: "" when on time or unknown, else why it counts as late (grades.csv's late column)."""
+        parts = [f"{duration(self.seconds_late)} after the due date {_clock(self.due)}" if self.seconds_late else "",
+                 "the LMS marked the file LATE" if self.lms_marked_late else ""]
+        return "; ".join(p for p in parts if p)

@@ -20,7 +20,8 @@ STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;
          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.num{text-align:right}"
          "td.full{background:#e8f5e9}td.zero{background:#ffebee}td.part{background:#fff8e1}"
          "td.awaits{background:#e3f2fd;font-style:italic}th.part{background:#f5f5f5;text-align:center}"
-         "span.name{color:#555;font-size:90%}span.late{color:#b71c1c;font-weight:bold}")
+         "span.name{color:#555;font-size:90%}span.late{color:#b71c1c;font-weight:bold}"
+         "td.none{color:#666;font-style:italic;background:#fafafa}")
 
 
 def names(gradebook: Path) -> dict[str, str]:
@@ -38,10 +39,16 @@ def _late(r: Result) -> str:
     return getattr(r, "late", "")  # TEMPORARY(lms): until results.Result has late/submitted_at (NOTE-lms-hooks)
 
 
-def _row(r: Result, name: str) -> list[str]:
+def _when(iso: str) -> str:
+    """grades.csv's ISO 8601 time as a person reads it: 2026-12-02 09:40 UTC."""
+    return f"{iso[:10]} {iso[11:16]} UTC" if iso.endswith("Z") and len(iso) >= 16 else iso
+
+
+def _row(r: Result, name: str, readable: bool = False) -> list[str]:
+    """One submission's row of grades.csv (readable: its time as a person reads it, for the report)."""
+    when = getattr(r, "submitted_at", "")
     return [r.student, name, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, _late(r),
-            getattr(r, "submitted_at", ""),
-            r.reason, " | ".join(r.flags)]
+            _when(when) if readable else when, r.reason, " | ".join(r.flags)]
 
 
 def write_csv(results: list[Result], path: Path) -> None:
@@ -178,8 +185,9 @@ def _assignment_section(aid: str, rows: list[Result], folder: Path, source: Path
     for r in rows:
         by_id = {(c.notebook, c.grade_id): c for c in r.cells}
         score, graded_max = graded_points(r)
-        parts.append(f"<tr>{_student_cell(r, known)}"
-                     + "".join(_score_cell(by_id.get((nb, cell.grade_id))) for nb, cell in cols)
+        tests = (f"<td class='none' colspan='{len(cols)}'>{_esc(r.reason)}</td>" if r.status in NOT_HANDED_IN
+                 else "".join(_score_cell(by_id.get((nb, cell.grade_id))) for nb, cell in cols))
+        parts.append(f"<tr>{_student_cell(r, known)}{tests}"
                      + f"<td class='num'>{score:g} / {graded_max:g}</td><td title='{_esc(r.reason)}'>"
                      f"{_esc(r.status)}</td><td>{_feedback_links(r, folder)}</td></tr>")
     means = []
@@ -235,7 +243,7 @@ def write_html(results: list[Result], path: Path, source: Path = SOURCE) -> None
     parts += _manual_queue(results, folder)
     known = names(folder / "gradebook.db")
     parts.append("<h2>All submissions</h2><table><tr>" + "".join(f"<th>{f}</th>" for f in CSV_FIELDS) + "</tr>")
-    parts += ["<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in _row(r, known.get(r.student, ""))) + "</tr>"
+    parts += ["<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in _row(r, known.get(r.student, ""), True)) + "</tr>"
               for r in results]
     parts.append("</table></body></html>")
     Path(path).write_text("\n".join(parts), encoding="utf-8")

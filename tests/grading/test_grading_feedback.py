@@ -58,3 +58,11 @@ def test_what_a_hidden_test_cell_printed_is_dropped():
 def test_banner_goes_first_in_the_body():
     page = with_banner(b"<html><body class='x'><p>nb</p></body></html>", "tampered", "edited <test>").decode()
     assert page.index("Status: tampered") < page.index("<p>nb</p>") and "&lt;test&gt;" in page
+
+
+def test_the_banner_says_why_a_submission_is_late():
+    page = with_banner(b"<body><div class=\"container\"><p>nb</p></div></body>", "graded", "3/3 test cells passed",
+                       late="2 h 0 min after the due date 2026-11-30 23:59 UTC").decode()
+    assert page.index('<div class="container">') < page.index("Status: graded") < page.index("<p>nb</p>")
+    assert "Late: 2 h 0 min after the due date 2026-11-30 23:59 UTC" in page
+    assert "Late" not in with_banner(b"<body><p>nb</p></body>", "graded", "ok").decode()

@@ -248,3 +248,26 @@ def test_a_graded_written_answer_shows_its_score_again(graded, tmp_path):
     assert run["success"], run["log"][-3000:]
     page = (course / "feedback" / "wrong" / AID / f"{AID}.html").read_text()
     assert ">q1</a> (Score: 1.5 / 2.0)" in page and "awaits manual grading" not in page
+
+
+def test_names_from_the_roster_in_the_gradebook_reach_grades_csv_and_the_report(graded, tmp_path):
+    """The roster's names live in the gradebook (nbgrader's Student); grades.csv and the report read them there."""
+    import csv
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from autograder.report import write_csv, write_html
+
+    shutil.copyfile(graded["out"] / "gradebook.db", tmp_path / "gradebook.db")
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        gb.update_or_create_student("wrong", first_name="Charles", last_name="Babbage", lms_user_id="1202")
+    results = sorted(graded["results"].values(), key=lambda r: r.student)
+    write_csv(results, tmp_path / "grades.csv")
+    write_html(results, tmp_path / "report.html", graded["source"])
+    with (tmp_path / "grades.csv").open() as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert rows["wrong"]["name"] == "Charles Babbage" and rows["absent"]["name"] == ""  # no name: empty
+    page = (tmp_path / "report.html").read_text()
+    assert "<td>wrong <span class='name'>Charles Babbage</span></td>" in page
+    assert re.search(r"<td>absent</td><td class='none' colspan='3'>no submission", page)  # nothing to score: no zeros

@@ -142,7 +142,8 @@ def test_lateness_reads_for_a_person():
 
     due = dt.datetime(2026, 11, 30, 23, 59)
     assert Lateness(dt.datetime(2026, 11, 30, 23, 0), due).describe() == ""
-    assert Lateness(dt.datetime(2026, 12, 2, 1, 4), due).describe() == (
-        "late: 1 d 1 h 5 min after the due date 2026-11-30 23:59 UTC (handed in 2026-12-02 01:04 UTC)")
-    assert Lateness(None, None, lms_marked_late=True).describe() == "late: the LMS marked the file LATE"
+    late = Lateness(dt.datetime(2026, 12, 2, 1, 4), due, lms_marked_late=True)
+    assert late.describe() == "1 d 1 h 5 min after the due date 2026-11-30 23:59 UTC; the LMS marked the file LATE"
+    assert (late.iso(), late.timestamp()) == ("2026-12-02T01:04:00Z", "2026-12-02 01:04:00.000000 UTC")
+    assert Lateness(None, None, lms_marked_late=True).describe() == "the LMS marked the file LATE"
     assert Lateness(dt.datetime(2026, 12, 1), None).describe() == ""  # no due date, no marker: not known late
