@@ -147,3 +147,17 @@ def test_lateness_reads_for_a_person():
     assert (late.iso(), late.timestamp()) == ("2026-12-02T01:04:00Z", "2026-12-02 01:04:00.000000 UTC")
     assert Lateness(None, None, lms_marked_late=True).describe() == "the LMS marked the file LATE"
     assert Lateness(dt.datetime(2026, 12, 1), None).describe() == ""  # no due date, no marker: not known late
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--roster", "name,email\nAda,ada@x\n", "no column gives the student id"),
+    ("--due", "next friday", "is not an ISO 8601 date and time"),
+])
+def test_grade_refuses_a_bad_roster_or_due_date_before_grading(tmp_path, capsys, option, value, says):
+    from autograder.cli import main
+
+    if option == "--roster":
+        (tmp_path / "roster.csv").write_text(value)
+        value = str(tmp_path / "roster.csv")
+    assert main(["grade", str(_folder(tmp_path / "class")), "--out", str(tmp_path / "out"), option, value]) == 2
+    assert says in capsys.readouterr().err and not (tmp_path / "out").exists()
