@@ -271,3 +271,27 @@ def test_names_from_the_roster_in_the_gradebook_reach_grades_csv_and_the_report(
     page = (tmp_path / "report.html").read_text()
     assert "<td>wrong <span class='name'>Charles Babbage</span></td>" in page
     assert re.search(r"<td>absent</td><td class='none' colspan='3'>no submission", page)  # nothing to score: no zeros
+
+
+def test_the_feedback_page_shows_when_it_was_handed_in_and_the_due_date(graded, tmp_path):
+    """nbgrader's own record (the submission's timestamp, the assignment's due date) is shown under the name."""
+    import datetime as dt
+    import shutil
+
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import GenerateFeedback
+
+    from autograder.config import feedback_config
+    from autograder.course import run_converter
+
+    course = tmp_path / "course"
+    shutil.copytree(graded["out"], course, ignore=shutil.ignore_patterns("*feedback*"))
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        gb.update_or_create_assignment(AID, duedate=dt.datetime(2026, 11, 30, 23, 59))
+        gb.find_submission(AID, "wrong").timestamp = dt.datetime(2026, 12, 1, 8, 5, 30)
+        gb.db.commit()
+    run = run_converter(GenerateFeedback, feedback_config(course), assignment_id=AID, student_id="wrong", force=True)
+    assert run["success"], run["log"][-3000:]
+    page = (course / "feedback" / "wrong" / AID / f"{AID}.html").read_text()
+    assert "Handed in 2026-12-01 08:05 UTC; due 2026-11-30 23:59 UTC" in page
+    assert "Handed in" not in (graded["out"] / "feedback" / "ref" / AID / f"{AID}.html").read_text()  # not known
