@@ -118,6 +118,9 @@ def test_in_the_students_own_kernel_it_reads_the_history(tmp_path: Path) -> None
                  "try:\\n    assert_avoids(dump, 'json.dumps', 'no json')\\nexcept AssertionError as e:\\n    print('FAIL', e)",
                  "def dump(x):\\n    return repr(x)",
                  "assert_avoids(dump, ['json.dumps'], 'no json'); print('PASS')",
+                 "for _f in (dump,):  # a test cell: its private names bound to dump, and the reference\\n"
+                 "    _ref = J.dumps(1)",
+                 "assert_avoids(dump, ['json.dumps'], 'no json'); print('PASS')",
                  "import json\\nalias = json.dumps",
                  "try:\\n    assert_avoids(alias, 'json.dumps', 'no json')\\nexcept AssertionError as e:\\n    print('FAIL', e)"]
         for cell in cells:
@@ -126,7 +129,7 @@ def test_in_the_students_own_kernel_it_reads_the_history(tmp_path: Path) -> None
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True).stdout
     lines = out.splitlines()
     assert lines[0] == "FAIL dump uses json.dumps (J.dumps, cell In [2], line 2): no json", out
-    assert lines[1] == "PASS" and lines[2] == "FAIL alias is json.dumps itself: no json", out
+    assert lines[1:3] == ["PASS", "PASS"] and lines[3] == "FAIL alias is json.dumps itself: no json", out
 
 
 def test_in_the_verdict_kernel_it_reads_the_graders_copy(tmp_path: Path) -> None:

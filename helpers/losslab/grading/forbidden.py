@@ -84,7 +84,9 @@ def _source_of(fn: Any) -> tuple[list[str], list[tuple[str, str]]]:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("assert_avoids reads the notebook's cells: run it in a notebook (an IPython kernel)")
-    names = [k for k, v in list(shell.user_ns.items()) if v is fn and not _IPYTHON_NAME.match(k)]
+    bound = [k for k, v in list(shell.user_ns.items()) if v is fn and not _IPYTHON_NAME.match(k)]
+    # A test cell's private loop variable (`for _f in (mse_loss, ...)`) is bound to fn too: its own names first.
+    names = [k for k in bound if not k.startswith("_")] or bound
     own = getattr(fn, "__name__", None)
     if own and own not in names:
         names.append(own)
