@@ -119,10 +119,10 @@ def _late_marker(name: str, match: re.Match[str]) -> bool:
     return bool(LATE_TOKEN.search(name[:start] + "_" + name[stop:end]))
 
 
-def _layout_zip(extracted: Path, dest: Path, assignments: list[str], named_regexp: str, roster: Roster | None,
-                zone: dt.tzinfo | None) -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
+def _layout_zip(extracted: Path, dest: Path, assignments: list[str], named_regexp: str, roster: Roster | None
+                ) -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
     """Lay a zip's notebooks out as dest/<student>/<aid>/<notebook>.ipynb, the way nbgrader zip_collect does, each
-    file keeping its time in the zip (read in `zone`); returns (file, why) for every file it skipped, and the
+    file keeping its time; returns (file, why) for every file it skipped, and the
     (student, assignment) pairs whose file names carry the LMS's LATE marker."""
     pattern, skipped, marked = named_pattern(named_regexp), [], set()
     for path in sorted(extracted.rglob("*")):
@@ -187,8 +187,8 @@ def _dated(subs: list[Submission], root: Path, due: dt.datetime | None, marked: 
             dated.append(sub)
             continue
         late = _lateness(sub, root / sub.student / sub.assignment, due, (sub.student, sub.assignment) in marked)
-        files = dict(sub.files)
-        if late.submitted_at is not None:
+        files = {name: data for name, data in sub.files.items() if name != "timestamp.txt"}
+        if late.submitted_at is not None:  # nbgrader's format (an unreadable one would fail the whole autograde)
             files["timestamp.txt"] = late.timestamp().encode()
         dated.append(dataclasses.replace(sub, files=files))  # LATER(lms): submitted_at, late once results.py has them
     return dated
@@ -231,7 +231,7 @@ def collect(path: Path, assignments: list[str], named_regexp: str = DEFAULT_NAME
                 if target.is_file():
                     os.utime(target, (moment, moment))
         laid_out.mkdir()
-        skipped, marked = _layout_zip(extracted, laid_out, assignments, named_regexp, roster, zone)
+        skipped, marked = _layout_zip(extracted, laid_out, assignments, named_regexp, roster)
         found = from_folder(laid_out, assignments)
         if not any(s.files for s in found):
             raise _nothing_found(path, skipped, True, named_regexp)

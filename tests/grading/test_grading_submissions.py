@@ -127,11 +127,14 @@ def test_the_due_date_dates_each_submission_as_nbgrader_records_it(tmp_path):
         zf.writestr(zipfile.ZipInfo("ann_a1_loss_curves.ipynb", (2026, 11, 30, 9, 0, 0)), "{}")
         zf.writestr(zipfile.ZipInfo("ben/a1_loss_curves/a1_loss_curves.ipynb", (2026, 11, 30, 9, 0, 0)), "{}")
         zf.writestr("ben/a1_loss_curves/timestamp.txt", "2026-12-02 08:00:00.000000 UTC")
+        zf.writestr("cal/a1_loss_curves/a1_loss_curves.ipynb", "{}")
+        zf.writestr("cal/a1_loss_curves/timestamp.txt", "the day after")  # nbgrader would fail the whole autograde
     due = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     subs = {s.student: s for s in collect(archive, AIDS[:1], due=due)}
     # a zip holds wall-clock times without a zone: read on the due date's clock, 09:00 at +01:00 is 08:00 UTC
     assert subs["ann"].files["timestamp.txt"] == b"2026-11-30 08:00:00.000000 UTC"
     assert subs["ben"].files["timestamp.txt"] == b"2026-12-02 08:00:00.000000 UTC"
+    assert sorted(subs["cal"].files) == ["a1_loss_curves.ipynb"]
     assert "timestamp.txt" not in collect(archive, AIDS[:1])[0].files  # no due date: file times are not evidence
 
 
