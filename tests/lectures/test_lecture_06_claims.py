@@ -4,7 +4,7 @@ The static checks read the committed twins. The executed checks run each twin on
 framework, shared by every claim, without the Makefile's TensorFlow variables, as a student's kernel runs it)
 with a probe cell appended, and compare what the runs did with what the prose says about them, seed by seed: which schedule ends lowest, what a wrong clock does to the rate, which
 remedy saves a too-high peak, when reduce-on-plateau fires in each framework, how gradient noise scales with
-the batch, where the linear scaling rule holds, what Adam + L2 and AdamW do to blank and busy pixels, and
+the batch and moves along a run, where the linear scaling rule holds, what Adam + L2 and AdamW do to blank and busy pixels, and
 where Nesterov stops being stable.
 """
 from __future__ import annotations
@@ -84,6 +84,7 @@ PROBE_VALUES = _plain({
     "plateau_lr": [h.lr for h in plateau_runs], "plateau_val": [h.val_loss for h in plateau_runs],
     "plateau_waits": [epochs_without_improvement(h.val_loss, h.lr) for h in plateau_runs], "patience": PATIENCE,
     "trace_sigma": list(trace_sigma.values()), "noise_scale": list(noise_scale.values()),
+    "along": list(along.values()), "checkpoints": CHECKPOINTS,
     "batch_final": batch_final,
     "kept": kept, "relative": relative, "decay_factor": (1 - WD_LR * LAMBDA) ** steps_taken,
     "default_wd": default_wd, "default_kept": default_kept,
@@ -179,6 +180,20 @@ def test_gradient_noise_falls_as_one_over_b(run):
         assert max(traces) / min(traces) < 1.5, (s, traces)
         assert 512 > 3 * run["noise_scale"][s], "batch 512 is several times the noise scale"
         assert 32 < run["noise_scale"][s], "exercise 2: batch 32 is below the noise scale"
+
+
+def test_gradient_noise_moves_along_a_run(run):
+    assert run["checkpoints"] == [0, 3, 9]
+    for s in per_seed(run["along"]):
+        (_, trace_0, square_0), (loss_3, trace_3, _), (_, trace_9, square_9) = run["along"][s]
+        assert max(trace_3, trace_9) >= 1.5 * trace_0, (s, "tr Σ reaches 1.5 times its start within 9 epochs")
+        scale_0, scale_9 = trace_0 / square_0, trace_9 / square_9
+        if run["framework"] == "pytorch":
+            assert loss_3 > 2.0, (s, "still on the plateau after 3 epochs")
+            assert scale_9 < scale_0, (s, "the noise scale falls")
+        else:
+            assert loss_3 < 1.5, (s, "below 1.5 after 3 epochs")
+            assert scale_9 >= 1.5 * scale_0, (s, "the noise scale rises to 1.5 times its start")
 
 
 def test_linear_scaling_holds_at_4x_and_breaks_at_16x(run):
