@@ -38,8 +38,10 @@ def hidden():
         return "healthy"
 
     ns = {"diagnose": keep}
+    # assert_avoids reads a notebook's cells (tested with the grading helpers): here a plain function stands in
+    source = _cells()["test_diagnose_hidden"].replace("_avoids(diagnose,", "(lambda *args: None)(diagnose,")
     with pytest.raises(AssertionError, match="4 of 20 unseen runs right; this band needs 60 %"):  # 4 healthy runs
-        exec(_cells()["test_diagnose_hidden"], ns)  # noqa: S102 - the repository's own test cell
+        exec(source, ns)  # noqa: S102 - the repository's own test cell
     labels = [label for label, _, _ in ns["_HIDDEN_RUNS"]]
     assert len(records) == len(labels) == ns["_diagnose_hidden"]["total"] == 20
     return list(zip(labels, records))
