@@ -16,6 +16,7 @@ def merge(template_db: Path, dest: Path, outcomes: list[Outcome]) -> None:
     Through nbgrader's own Gradebook API, so formgrader and `nbgrader export` read it as if nbgrader had graded
     the class itself. Missing submissions get no row: nbgrader counts them as zero already."""
     from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
 
     dest.unlink(missing_ok=True)
     shutil.copyfile(template_db, dest)
@@ -26,7 +27,8 @@ def merge(template_db: Path, dest: Path, outcomes: list[Outcome]) -> None:
             if result.status == Status.MISSING:
                 continue
             gb.update_or_create_student(result.student)
-            gb.update_or_create_submission(result.assignment, result.student)
+            gb.update_or_create_submission(result.assignment, result.student,
+                                           timestamp=parse_utc(result.submitted_at) if result.submitted_at else None)
             for cell in result.cells:
                 grade = gb.find_grade(cell.grade_id, cell.notebook, result.assignment, result.student)
                 grade.auto_score = cell.auto_score

@@ -5,6 +5,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from .merge import merge
 from .progress import Progress
 from .report import write_csv, write_html
 from .results import Outcome, Result, Status, Submission
+from .roster import Roster
 from .submissions import DEFAULT_NAMED_REGEXP, collect
 from .worker import grade_submission
 
@@ -24,23 +26,24 @@ DEFAULT_OUT = REPO / "out" / "grading"
 
 
 def grade(submissions: Path | str = SAMPLE_CLASS, out: Path | str = DEFAULT_OUT, workers: int = 1,
-          scheduler: str | None = None, limits: Any = None, assignments: list[str] | None = None,
+          scheduler: str | None = None, limits: Limits | None = None, assignments: list[str] | None = None,
           source: Path | str = SOURCE, named_regexp: str = DEFAULT_NAMED_REGEXP,
-          progress: bool = True) -> list[Result]:
+          progress: bool = True, roster: Roster | None = None, due: datetime | None = None) -> list[Result]:
     """Grade every submission and write grades.csv, feedback/, autograded/, gradebook.db and report.html to out.
 
     workers=1 without a scheduler grades in this process, one submission after another; workers>1 starts a
     Dask LocalCluster of that many single-threaded worker processes; scheduler='tcp://host:8786' uses a running
-    Dask cluster (its workers need this repository's environment installed)."""
+    Dask cluster (its workers need this repository's environment installed). roster (names, emails, LMS ids)
+    and due (the deadline) go into the gradebook and decide what counts as late."""
     ensure_alembic_on_path()
     source, out = Path(source), Path(out)
     assignments = assignments or source_assignments(source)
-    todo = collect(Path(submissions), assignments, named_regexp)
+    todo = collect(Path(submissions), assignments, named_regexp, roster=roster, due=due)
     limits = limits if limits is not None else Limits()
     preflight.check(limits, scheduler)  # one kernel runs a trivial cell where grading runs, or nothing is graded
     with tempfile.TemporaryDirectory(prefix="autograder-course-") as tmp:
         course = Path(tmp)
-        build_course(course, assignments, source)
+        build_course(course, assignments, source, roster=roster, due=due)
         template = pack(course)
         bar = Progress(len(todo), enabled=progress)
         outcomes = []

@@ -57,6 +57,8 @@ class Result:
     cells: list[CellScore] = field(default_factory=list)
     seconds: float = 0.0
     flags: list[str] = field(default_factory=list)  # for a person to read (autograder.flags); the score ignores them
+    submitted_at: str = ""  # when it was handed in, ISO 8601 UTC ("" unknown)
+    late: str = ""  # why it counts as late, for a person ("" on time or unknown)
 
 
 @dataclass
@@ -65,6 +67,8 @@ class Submission:
     student: str
     assignment: str
     files: dict[str, bytes] = field(default_factory=dict)
+    submitted_at: str = ""
+    late: str = ""
 
 
 @dataclass

@@ -10,7 +10,8 @@ from typing import Any
 import nbformat
 
 from . import kernel_record, sandbox
-from .checks import Unreadable, compare_with_release, drop_unknown_ids, read_notebook
+from . import versions
+from .checks import Unreadable, drop_unknown_ids, read_notebook
 from .config import autograde_config, feedback_config
 from .course import run_converter, unpack
 from .feedback import plain_page, with_banner
@@ -61,9 +62,10 @@ def _zero_cells(root: Path, aid: str) -> list[CellScore]:
 def _failed(root: Path, sub: Submission, status: Status, reason: str) -> Outcome:
     cells = _zero_cells(root, sub.assignment)
     max_score = sum(c.max_score for c in cells)
-    page = plain_page(sub.student, sub.assignment, 0.0, max_score, status, reason)
+    page = plain_page(sub.student, sub.assignment, 0.0, max_score, status, reason, late=sub.late)
     feedback = {name.replace(".ipynb", ".html"): page for name in _notebook_names(root, sub.assignment)}
-    return Outcome(Result(sub.student, sub.assignment, 0.0, max_score, status, reason, cells), feedback=feedback)
+    return Outcome(Result(sub.student, sub.assignment, 0.0, max_score, status, reason, cells,
+                          submitted_at=sub.submitted_at, late=sub.late), feedback=feedback)
 
 
 def _place_files(root: Path, sub: Submission, expected: list[str]) -> dict[str, bytes]:
@@ -88,13 +90,16 @@ def _grade_in(root: Path, sub: Submission, limits: Any, verdict: bool) -> Outcom
         return _failed(root, sub, Status.MISSING, f"no submission (expected {', '.join(expected)}; found {handed_in})")
 
     facts: dict[Status, list[str]] = {}
+    notes: list[str] = []
     for name in present:
         try:
             submitted = read_notebook(files[name])
         except Unreadable as exc:
             return _failed(root, sub, Status.UNREADABLE, f"{name}: {exc}")
         released = nbformat.read(root / "release" / sub.assignment / name, 4)
-        missing, edited = compare_with_release(submitted, released)
+        missing, edited, received = versions.compare_with_received(submitted, released, root, sub.assignment, name)
+        if received:
+            notes.append(received)
         if drop_unknown_ids(submitted, released):
             nbformat.write(submitted, root / "submitted" / sub.student / sub.assignment / name)
         if missing:
@@ -123,9 +128,10 @@ def _grade_in(root: Path, sub: Submission, limits: Any, verdict: bool) -> Outcom
     status = Status.worst(facts)
     result = _read_grades(root, sub)
     result.status = status
+    result.submitted_at, result.late = sub.submitted_at, sub.late
     tests = [c for c in result.cells if c.autograded]
     passed = f"{sum(c.score >= c.max_score for c in tests)}/{len(tests)} test cells passed"
-    result.reason = "; ".join([*reasons, passed])
+    result.reason = "; ".join([*notes, *reasons, passed])
     manual = sum(c.max_score for c in result.cells if c.needs_manual_grade)
     if manual:
         result.reason += f"; {manual:g} points await manual grading"
@@ -163,7 +169,7 @@ def _feedback(root: Path, sub: Submission, result: Result) -> dict[str, bytes]:
         reason = f"{result.reason} (feedback page could not be rendered)"
         page = plain_page(sub.student, sub.assignment, result.score, result.max_score, result.status, reason)
         return {name.replace(".ipynb", ".html"): page for name in _notebook_names(root, sub.assignment)}
-    return {name: with_banner(data, result.status, result.reason) for name, data in _read_dir(folder, ".html").items()}
+    return {name: with_banner(data, result.status, result.reason, result.late) for name, data in _read_dir(folder, ".html").items()}
 
 
 def _read_dir(folder: Path, suffix: str) -> dict[str, bytes]:
