@@ -496,6 +496,7 @@ class _ZooModel:
             for a, g in zip(self.acc, applied):
                 a.assign_add(g)
             applied = [a.read_value() for a in self.acc]
+            grads = applied  # record what is applied, as PyTorch's .grad holds the running sum
         before = [tf.identity(v) for v in self.vars]
         self.optimizer.apply(applied, self.trained)
         return (loss, tf.stack([tf.norm(g) for g in grads]),

@@ -308,7 +308,7 @@ def loss_shift(values: ArrayLike) -> float:
 def epoch_pattern(iter_loss: ArrayLike, per_epoch: int) -> float:
     """How much the per-iteration loss repeats from one epoch to the next: the median over pairs of
     consecutive epochs of the correlation between their steps, once each epoch's own level and slope
-    are removed (log loss).
+    are removed (log loss; each epoch's last step, often a smaller batch, is left out).
 
     Near 0 when the batches come in a new order each epoch (what is left is minibatch noise); near 1 when
     the same batches come in the same order every epoch and differ in kind (data sorted by class). 0 with
@@ -316,11 +316,12 @@ def epoch_pattern(iter_loss: ArrayLike, per_epoch: int) -> float:
     """
     y = as_float_array(iter_loss)
     per = int(per_epoch)
-    epochs = y.size // per if per >= 2 else 0
+    epochs = y.size // per if per >= 3 else 0
     if epochs < 3 or first_nonfinite(y) is not None:
         return 0.0
-    block = np.log(np.maximum(y[:epochs * per].reshape(epochs, per), 1e-300))[1:]  # epoch 1 still moves fast
-    t = np.arange(per, dtype=float) - (per - 1) / 2
+    # epoch 1 still moves fast; each epoch's last step is often a smaller batch, a repeat of no interest
+    block = np.log(np.maximum(y[:epochs * per].reshape(epochs, per), 1e-300))[1:, :-1]
+    t = np.arange(per - 1, dtype=float) - (per - 2) / 2
     block = block - block.mean(axis=1, keepdims=True)
     block = block - np.outer((block * t).sum(axis=1) / (t ** 2).sum(), t)
     a, b = block[:-1], block[1:]

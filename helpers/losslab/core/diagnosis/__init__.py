@@ -9,7 +9,7 @@ documented with their source; ``benchmarks/diagnosis/evaluate.py`` measures the 
 leaving one model/data family out at a time.
 
 Modules: `thresholds` (the numbers), `curves` (the record prepared once), `rules` (one function per
-finding), `advice` (explanations and fixes per framework), `model` (`Finding`, `Diagnosis`).
+finding), `causes` (findings that name a likely bug: gradient accumulation, unshuffled data, label noise), `advice` (explanations and fixes per framework), `model` (`Finding`, `Diagnosis`).
 """
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..history import FRAMEWORKS, TrainingHistory, as_history
-from . import rules
+from . import causes, rules
 from .curves import Curves
-from .model import LABELS, Diagnosis, Finding
+from .model import CAUSES, LABELS, Diagnosis, Finding
 from .thresholds import Thresholds, thresholds
 
-__all__ = ["LABELS", "Diagnosis", "Finding", "Thresholds", "identify_training_issues"]
+__all__ = ["CAUSES", "LABELS", "Diagnosis", "Finding", "Thresholds", "identify_training_issues"]
 
 
 def identify_training_issues(history: TrainingHistory | Mapping[str, Any], *, framework: str | None = None,
@@ -52,5 +52,6 @@ def identify_training_issues(history: TrainingHistory | Mapping[str, Any], *, fr
         findings += rules.underfit_and_plateau(x)                          # neither settled nor stuck
     if not findings:
         findings = [rules.healthy(x)]
-    findings.sort(key=lambda f: LABELS.index(f.label))
+    findings += causes.findings(x)  # after the shape: a cause never changes the primary verdict
+    findings.sort(key=lambda f: (LABELS + CAUSES).index(f.label))
     return Diagnosis(findings=findings, epochs=x.c.n)

@@ -42,6 +42,12 @@ _WORDS: dict[str, tuple[str, str, str]] = {
                "check that the loss depends on the parameters: the forward pass inside tf.GradientTape, "
                "optimizer.apply_gradients(zip(grads, model.trainable_variables)), no tf.stop_gradient",
                "check that the loss depends on the parameters (gradients computed and applied every step)"),
+    "zero_grad": ("call optimizer.zero_grad() before every loss.backward()",
+                  "apply each step's fresh gradients (tape.gradient) and reset any accumulator after applying it",
+                  "clear the gradients before each backward pass"),
+    "shuffle": ("shuffle the training data every epoch (DataLoader(..., shuffle=True))",
+                "shuffle the training data every epoch (dataset.shuffle(len(x), reshuffle_each_iteration=True))",
+                "shuffle the training data every epoch"),
 }
 _COLUMN = {"torch": 0, "tensorflow": 1}
 
@@ -106,6 +112,20 @@ _TEXT = {
         "regularisation, or features without the information it needs), or the data allow no lower loss "
         "(noisy targets or labels). The curves alone cannot tell these apart when training and validation "
         "flatten together; a bigger model can: if its loss goes no lower, this is the data's noise floor."),
+    "gradient_accumulation": (
+        "Each step applied the sum of all gradients so far instead of the current one: the gradient norm grows "
+        "step after step and the updates with it, so the loss cannot settle. In PyTorch, loss.backward() adds "
+        "into .grad until optimizer.zero_grad() clears it; in Keras, a custom train step that accumulates "
+        "gradients and never resets its accumulator does the same."),
+    "unshuffled_data": (
+        "The batches come in the same order every epoch and differ in kind (typically data sorted by class): "
+        "the model chases each group of batches in turn and the loss jumps when the next group arrives, the "
+        "same way every epoch. Per-epoch means average this away; the per-iteration loss shows it."),
+    "label_noise": (
+        "The loss settled far above zero, yet the model keeps changing: its gradient norm grows instead of "
+        "shrinking and validation drifts above training. That is a model memorising labels it cannot predict "
+        "from the inputs: many labels are wrong or random. A model too small to fit settles without either "
+        "sign. Confirm on the data: look at the examples with the highest loss."),
     "healthy": (
         "The loss fell and then levelled off, nothing became non-finite, and the validation loss (where "
         "recorded) follows the training loss without turning up. Train a little longer only if the curve is "
@@ -130,4 +150,10 @@ _FIXES = {
                      "the data's noise sets the floor", "use {less_regularisation}",
                      "train longer or raise the learning rate"],
     "healthy": ["nothing to fix; early stopping at the best epoch keeps the best weights"],
+    "gradient_accumulation": ["{zero_grad}", "if you accumulate on purpose, apply and reset every k steps and "
+                              "divide the sum by k"],
+    "unshuffled_data": ["{shuffle}", "check that the training set is not sorted (by class, by time, by source)"],
+    "label_noise": ["inspect the examples with the highest loss: many will be mislabelled", "clean or relabel the "
+                    "data, or train on a subset checked by hand", "use a noise-robust loss (label smoothing) and "
+                    "stop early, before the model memorises the wrong labels"],
 }

@@ -107,6 +107,13 @@ class Curves:
         gap = self.gap()
         return math.sqrt(gap[0] * gap[1]) if gap is not None and gap[0] > 0 and gap[1] > 0 else 0.0
 
+    def epoch_grad(self) -> np.ndarray | None:
+        """The per-epoch gradient norm when every epoch has a usable, positive one (None otherwise)."""
+        g = self.grad
+        if g.size != self.n or g.size < 3 or not bool(signals.is_ok(g).all()) or (g <= 0).any():
+            return None
+        return g
+
     def lr_evidence(self) -> dict[str, float]:
         lr = [v for v in self.hist.lr if math.isfinite(v)]
         return {"lr": lr[-1]} if lr else {}

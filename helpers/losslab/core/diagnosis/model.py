@@ -7,6 +7,9 @@ from typing import Any
 #: Every label a finding can carry, most severe first (this order sorts `Diagnosis.findings`).
 LABELS = ("diverging", "exploding_gradients", "vanishing_gradients", "overfitting", "oscillation",
           "slow_convergence", "underfitting", "plateau", "healthy")
+#: Labels of findings that name a likely bug behind the curves (`causes`); ranked after every shape label,
+#: so the primary verdict stays the shape (a run can diverge *because* its gradients accumulate).
+CAUSES = ("gradient_accumulation", "unshuffled_data", "label_noise")
 
 
 @dataclass
@@ -56,8 +59,14 @@ class Diagnosis:
         return self.findings[0].label if self.findings else "healthy"
 
     @property
+    def causes(self) -> list[str]:
+        """The labels of the cause findings (a likely bug behind the curves), in rank order."""
+        return [f.label for f in self.findings if f.label in CAUSES]
+
+    @property
     def healthy(self) -> bool:
-        return self.primary == "healthy"
+        """The curves' shape is healthy and no cause finding points to a bug."""
+        return self.primary == "healthy" and not self.causes
 
     def __contains__(self, label: object) -> bool:
         return label in self.labels
@@ -69,7 +78,7 @@ class Diagnosis:
         raise KeyError(f"no {label!r} finding; found: {', '.join(self.labels)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"primary": self.primary, "labels": self.labels, "healthy": self.healthy,
+        return {"primary": self.primary, "labels": self.labels, "healthy": self.healthy, "causes": self.causes,
                 "epochs": self.epochs, "findings": [f.to_dict() for f in self.findings]}
 
     def __str__(self) -> str:

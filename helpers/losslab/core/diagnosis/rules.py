@@ -46,7 +46,7 @@ def _margin(pairs: list[tuple[float, float]]) -> float:
 
 
 # -- diverging ----------------------------------------------------------------------------------------------
-_BLOWUP_CONFIDENCE = {"above_limit": 0.95, "grew": 0.9, "spike": 0.8, "first_epoch_spike": 0.5}
+_BLOWUP_CONFIDENCE = {"above_limit": 0.95, "grew": 0.9, "spike": 0.8, "first_epoch_spike": 0.5, "jumped": 0.7}
 
 
 def diverging(x: Context) -> Finding | None:
@@ -54,7 +54,7 @@ def diverging(x: Context) -> Finding | None:
     stop = c.hist.stop_reason
     stopped = bool(getattr(stop, "nonfinite", False))
     d = signals.find_divergence(c.train, c.val, c.iters, loss_abs=th.diverge_loss_abs, factor=th.diverge_factor,
-                                spike=th.diverge_spike, unrecovered=th.diverge_unrecovered)
+                                spike=th.diverge_spike, unrecovered=th.diverge_unrecovered, jump=th.diverge_jump)
     if d is None and not stopped:
         return None
     ev: dict[str, float] = {}

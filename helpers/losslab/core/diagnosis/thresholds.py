@@ -104,12 +104,31 @@ class Thresholds:
 
     ``min_epochs`` = 4: ours. Trend rules need at least 4 epochs; shorter runs are checked for non-finite
     values, blow-ups and gradients only.
+
+    ``diverge_jump`` = 2: ours (`signals.find_divergence`'s ``jumped``): the run ends at 2x its first
+    iteration's loss and no epoch's mean ever got below that first loss.
+
+    Causes (`causes`; all ours, chosen on lecture 07's zoo, PyTorch seeds 0-1, with the development runs of
+    ``benchmarks/diagnosis`` as negatives; ``evaluate_zoo.py`` scores them on zoo runs kept out of that):
+
+    - ``accum_rise`` = 20, ``accum_steady`` = 0.9, ``accum_unsettled`` = 2: within the first three epochs
+      the gradient norm climbs to 20x its first value, rising with time (Spearman rank correlation >= 0.9
+      up to its peak), and the loss ends at 2x its lowest or more. A running sum of gradients grows about
+      linearly; a healthy run's gradient norm rises a few times at most, and a model whose frozen layers
+      get ever larger gradients (an optimizer missing layers) still settles.
+    - ``unshuffled_pattern`` = 0.4: `signals.epoch_pattern` of the per-iteration loss; shuffled runs give
+      -0.2 to 0.3 (the development runs, among them diverging ones, reach 0.3 at most), class-sorted ones 0.5-0.8.
+    - ``noise_left`` = 0.3, ``noise_grad_growth`` = 1.5, ``noise_gap`` = 0.05: the training loss ends at
+      30 % of its start or higher, the per-epoch gradient norm ends 1.5x above its lowest, and the gap
+      log(val / train) and its growth (`Curves.gap`) are both at least 0.05: a model memorising labels it
+      cannot predict. Models too small to fit settle with a falling gradient and no gap.
     """
 
     diverge_loss_abs: float = signals.DIVERGE_LOSS_ABS
     diverge_factor: float = signals.DIVERGE_FACTOR
     diverge_spike: float = signals.DIVERGE_SPIKE
     diverge_unrecovered: float = signals.DIVERGE_UNRECOVERED
+    diverge_jump: float = signals.DIVERGE_JUMP
     explode_growth: float = 100.0
     explode_layer_ratio: float = 70.0
     vanish_layer_ratio: float = 1e-3
@@ -132,6 +151,13 @@ class Thresholds:
     plateau_max_progress: float = 0.05
     plateau_tol: float = 0.01
     min_epochs: int = 4
+    accum_rise: float = 20.0
+    accum_steady: float = 0.9
+    accum_unsettled: float = 2.0
+    unshuffled_pattern: float = 0.4
+    noise_left: float = 0.3
+    noise_grad_growth: float = 1.5
+    noise_gap: float = 0.05
 
 
 def thresholds(overrides: dict[str, Any]) -> Thresholds:
