@@ -52,8 +52,7 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         results = grade(submissions, out, workers=args.workers, scheduler=args.scheduler, limits=limits,
                         assignments=args.assignments.split(",") if args.assignments else None,
-                        named_regexp=args.named_regexp, progress=not args.quiet,
-                        **({"roster": roster, "due": due} if roster or due else {}))  # TEMPORARY(lms)
+                        named_regexp=args.named_regexp, progress=not args.quiet, roster=roster, due=due)
     except (BadSubmissions, PreflightFailed) as exc:  # nothing graded, nothing written
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -63,7 +62,7 @@ def _grade(args: argparse.Namespace) -> int:
         if strangers:
             print(f"\nwarning: {len(strangers)} student id(s) not on the roster {args.roster}, graded under the id in "
                   f"the file or folder name: {', '.join(strangers)}", file=sys.stderr)
-    late = sum(1 for r in results if getattr(r, "late", ""))  # TEMPORARY(lms)
+    late = sum(1 for r in results if r.late)
     if late:
         print(f"\n{late} submission(s) late: see the late column of grades.csv")
     flagged = sum(1 for r in results if r.flags)

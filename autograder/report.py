@@ -35,10 +35,6 @@ def names(gradebook: Path) -> dict[str, str]:
                 if s.first_name or s.last_name}
 
 
-def _late(r: Result) -> str:
-    return getattr(r, "late", "")  # TEMPORARY(lms): until results.Result has late/submitted_at (NOTE-lms-hooks)
-
-
 def _when(iso: str) -> str:
     """grades.csv's ISO 8601 time as a person reads it: 2026-12-02 09:40 UTC."""
     return f"{iso[:10]} {iso[11:16]} UTC" if iso.endswith("Z") and len(iso) >= 16 else iso
@@ -46,8 +42,8 @@ def _when(iso: str) -> str:
 
 def _row(r: Result, name: str, readable: bool = False) -> list[str]:
     """One submission's row of grades.csv (readable: its time as a person reads it, for the report)."""
-    when = getattr(r, "submitted_at", "")
-    return [r.student, name, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, _late(r),
+    when = r.submitted_at
+    return [r.student, name, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status, r.late,
             _when(when) if readable else when, r.reason, " | ".join(r.flags)]
 
 
@@ -144,7 +140,7 @@ def _score_cell(cell: CellScore | None) -> str:
 
 def _student_cell(r: Result, known: dict[str, str]) -> str:
     name = f" <span class='name'>{_esc(known[r.student])}</span>" if r.student in known else ""
-    late = f" <span class='late' title='{_esc(_late(r))}'>late</span>" if _late(r) else ""
+    late = f" <span class='late' title='{_esc(r.late)}'>late</span>" if r.late else ""
     return f"<td>{_esc(r.student)}{name}{late}</td>"
 
 
@@ -156,7 +152,7 @@ def _assignment_section(aid: str, rows: list[Result], folder: Path, source: Path
     max_score = max(r.max_score for r in rows)
     pending = sum(len(awaiting(r)) for r in handed_in)
     statuses = Counter(r.status for r in rows)
-    late = [r for r in handed_in if _late(r)]
+    late = [r for r in handed_in if r.late]
     known = names(folder / "gradebook.db")
     parts = [f"<h2 id='{_esc(aid)}'>{_esc(aid)}</h2>",
              f"<p>{len(handed_in)} of {len(rows)} students handed in. Mean {mean:.2f} of {mean_max:.2f} graded "

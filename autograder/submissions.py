@@ -190,7 +190,7 @@ def _dated(subs: list[Submission], root: Path, due: dt.datetime | None, marked: 
         files = {name: data for name, data in sub.files.items() if name != "timestamp.txt"}
         if late.submitted_at is not None:  # nbgrader's format (an unreadable one would fail the whole autograde)
             files["timestamp.txt"] = late.timestamp().encode()
-        dated.append(dataclasses.replace(sub, files=files))  # LATER(lms): submitted_at, late once results.py has them
+        dated.append(dataclasses.replace(sub, files=files, submitted_at=late.iso(), late=late.describe()))
     return dated
 
 

@@ -90,3 +90,41 @@ def test_a_submission_is_checked_against_the_version_its_student_received(tmp_pa
     next(c for c in fresh.cells if c.get("id") == "test_warn").source = "assert True"
     assert compare_with_received(fresh, current, tmp_path / "course", "tiny", "tiny.ipynb")[1:] == (["test_warn"], "")
 
+
+
+
+def test_an_instructor_edit_after_release_regrades_with_the_new_test_and_no_one_tampered(tmp_path):
+    """Release, students hand in, the instructor edits a test and re-releases, the class is graded: a student who
+    left the tests as received is graded with the new test and is not `tampered`; one who edited a test still is."""
+    import nbformat
+
+    from autograder.pipeline import grade
+    from autograder.release import generate
+
+    source, release = _conftest.write_source(tmp_path), tmp_path / "release"
+    generate(release, source=source)
+    received = release / "tiny" / "tiny.ipynb"
+    bodies = {"exact": "def square(x):\n    return x * x",
+              "small_only": "def square(x):\n    return x * x if x < 4 else 0"}  # passes square(0), not square(5)
+    for student, body in bodies.items():
+        (tmp_path / "class" / student / "tiny").mkdir(parents=True)
+        (tmp_path / "class" / student / "tiny" / "tiny.ipynb").write_bytes(_conftest._student_copy(received, body))
+
+    def weaken(nb):
+        next(c for c in nb.cells if c.get("id") == "test_square").source = "assert True"
+
+    (tmp_path / "class" / "editor" / "tiny").mkdir(parents=True)
+    (tmp_path / "class" / "editor" / "tiny" / "tiny.ipynb").write_bytes(
+        _conftest._student_copy(received, bodies["exact"], weaken))
+    _edit_test(source, "test_warn", "square(0) == 0", "square(5) == 25")
+    generate(release, source=source)
+    assert "square(5) == 25" in nbformat.read(received, 4).cells[-1].source
+
+    results = {r.student: r for r in grade(tmp_path / "class", tmp_path / "out", workers=1, source=source,
+                                           progress=False)}
+    assert (results["exact"].score, results["exact"].status) == (3.0, "graded")
+    assert "handed in from release v1" in results["exact"].reason and "test_warn changed" in results["exact"].reason
+    assert (results["small_only"].score, results["small_only"].status) == (2.0, "graded")  # the new test_warn ran
+    assert results["editor"].status == "tampered" and "test_square" in results["editor"].reason
+    page = (tmp_path / "out" / "feedback" / "exact" / "tiny" / "tiny.html").read_text()
+    assert "Status: graded" in page and "tampered" not in page

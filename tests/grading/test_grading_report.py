@@ -295,3 +295,23 @@ def test_the_feedback_page_shows_when_it_was_handed_in_and_the_due_date(graded, 
     page = (course / "feedback" / "wrong" / AID / f"{AID}.html").read_text()
     assert "Handed in 2026-12-01 08:05 UTC; due 2026-11-30 23:59 UTC" in page
     assert "Handed in" not in (graded["out"] / "feedback" / "ref" / AID / f"{AID}.html").read_text()  # not known
+
+
+def test_lateness_reaches_grades_csv_and_the_report(tmp_path):
+    import csv
+
+    from autograder.report import write_csv, write_html
+    from autograder.results import Result, Status
+
+    late = "1 d 9 h 41 min after the due date 2026-11-30 23:59 UTC; the LMS marked the file LATE"
+    rows = [Result("ada", AID, 3.0, 5.0, Status.GRADED, "ok", submitted_at="2026-11-30T20:15:00Z"),
+            Result("charles", AID, 0.0, 5.0, Status.GRADED, "ok", submitted_at="2026-12-02T09:40:00Z", late=late)]
+    write_csv(rows, tmp_path / "grades.csv")
+    write_html(rows, tmp_path / "report.html", tmp_path)
+    with (tmp_path / "grades.csv").open() as fh:
+        table = {row["student"]: row for row in csv.DictReader(fh)}
+    assert (table["charles"]["late"], table["charles"]["submitted_at"]) == (late, "2026-12-02T09:40:00Z")
+    assert table["ada"]["late"] == ""
+    page = (tmp_path / "report.html").read_text()
+    assert "<span class='late'>1 late</span>: charles." in page and f"title='{late}'>late</span>" in page
+    assert "<td>2026-12-02 09:40 UTC</td>" in page

@@ -115,6 +115,8 @@ def test_a_canvas_download_is_laid_out_by_the_roster_with_every_student(tmp_path
     assert _pairs(subs) == {("jsmith", "a1_loss_curves"): ["a1_loss_curves.ipynb"],
                             ("jdoe", "a1_loss_curves"): ["a1_loss_curves-1.ipynb"],
                             ("rroe", "a1_loss_curves"): []}
+    late = {s.student: (s.late, s.submitted_at) for s in subs}
+    assert late == {"jsmith": ("", ""), "jdoe": ("the LMS marked the file LATE", ""), "rroe": ("", "")}
 
 
 def test_the_due_date_dates_each_submission_as_nbgrader_records_it(tmp_path):
@@ -133,6 +135,8 @@ def test_the_due_date_dates_each_submission_as_nbgrader_records_it(tmp_path):
     subs = {s.student: s for s in collect(archive, AIDS[:1], due=due)}
     # a zip holds wall-clock times without a zone: read on the due date's clock, 09:00 at +01:00 is 08:00 UTC
     assert subs["ann"].files["timestamp.txt"] == b"2026-11-30 08:00:00.000000 UTC"
+    assert (subs["ann"].submitted_at, subs["ann"].late) == ("2026-11-30T08:00:00Z", "")
+    assert subs["ben"].late == "1 d 23 h 0 min after the due date 2026-11-30 09:00 UTC"
     assert subs["ben"].files["timestamp.txt"] == b"2026-12-02 08:00:00.000000 UTC"
     assert sorted(subs["cal"].files) == ["a1_loss_curves.ipynb"]
     assert "timestamp.txt" not in collect(archive, AIDS[:1])[0].files  # no due date: file times are not evidence
