@@ -1,10 +1,12 @@
-"""Record the training runs of assignment a4_curve_clinic from real training: `python benchmarks/a4_record_runs.py`.
+"""Record the training runs of assignment a4_curve_clinic from real training: `python benchmarks/a4_record_runs.py
+--write`.
 
 Each run trains a small Keras MLP on scikit-learn's digits with losslab's loop and one injected bug (none of them
-lecture 07's zoo). The students' runs go to ``source/a4_curve_clinic/<name>.json`` (released, without the
-bug's name); the unseen runs and the answer key go into the hidden test cells of the source notebook, between the
-``RECORDED`` markers (hidden cells are stripped from the release, so students can read neither). ``--check``
-re-records everything and exits 1 if a committed run differs from a fresh one beyond rounding.
+lecture 07's zoo). The students' runs go to ``source/a4_curve_clinic/<name>.json`` (released, without the bug's
+name); the unseen runs and the answer key go into the hidden test cells of the source notebook, between the
+``RECORDED`` markers (hidden cells are stripped from the release, so students can read neither). Without
+``--write`` (as `make bench` runs it) it re-records the runs and exits 1 if one differs from the committed record
+beyond rounding; then regenerate the release (`make release`).
 
 This script lives outside ``source/`` on purpose: nbgrader copies that folder into the release, and the recipes
 below name each run's bug.
@@ -16,7 +18,7 @@ import ast
 import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +57,9 @@ class Recipe:
     val_noise: float = 0.0
     clip: float | None = None
     optimizer: str = "adam"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-#: The six runs the students see, one per bug in a shuffled order.
+#: The five runs the students see, one per bug, in a shuffled order.
 SEEN = [
     Recipe("run_A", "clip_too_small", seed=1, optimizer="momentum", lr=0.05, clip=0.02),
     Recipe("run_B", "augmented_validation", seed=2, val_noise=1.0),
@@ -206,24 +207,25 @@ def differences(recipe: Recipe, fresh, rtol: float = 0.02) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="compare fresh recordings with the committed ones")
-    parser.add_argument("--only", nargs="*", help="run names to record (default: all)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="write every run (the runs, the notebook's blocks)")
+    parser.add_argument("--only", nargs="*", help="run names to record and check (default: all)")
     args = parser.parse_args(argv)
+    if args.write and args.only:
+        raise SystemExit("--write records every run: leave out --only")
     recipes = [r for r in SEEN + UNSEEN if not args.only or r.name in args.only]
     fresh = {}
     for recipe in recipes:
         fresh[recipe.name] = record(recipe)
         print(recipe.name, recipe.bug, {k: round(v, 4) for k, v in summary(fresh[recipe.name]).items()}, flush=True)
-    if args.check:
-        problems = [p for r in recipes for p in differences(r, fresh[r.name])]
-        print("\n".join(problems) or "every recording matches its committed summary")
-        return 1 if problems else 0
-    if args.only:
-        print("--only records without writing (writing needs every run)")
+    if args.write:
+        write(fresh)
+        print(f"wrote {len(SEEN)} runs to {RUNS.relative_to(REPO)} and {len(UNSEEN)} unseen ones into "
+              f"{NOTEBOOK.relative_to(REPO)}: now regenerate the release")
         return 0
-    write(fresh)
-    return 0
+    problems = [p for r in recipes for p in differences(r, fresh[r.name])]
+    print("\n".join(problems) or "every recording matches its committed summary")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -31,10 +31,10 @@ def _text(path) -> str:
     return "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
 
 
-@pytest.mark.parametrize("name", ["run_C", "hidden_1"])
+@pytest.mark.parametrize("name", ["run_C", "hidden_2"])
 def test_a_fresh_recording_matches_the_committed_run(name):
-    """Real training again (one seen and one unseen run, the two cheapest: seconds each): the committed record's
-    start, end and extremes come back within 2%."""
+    """Real training again (one seen and one unseen run, cheap and far from chaotic: seconds each): the committed
+    record's start, end and extremes come back within 2%."""
     recipe = next(r for r in record.SEEN + record.UNSEEN if r.name == name)
     fresh = record.record(recipe)
     assert record.differences(recipe, fresh) == []
