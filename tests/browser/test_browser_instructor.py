@@ -77,6 +77,12 @@ def _hidden_tests() -> tuple[dict[str, list[str]], set[str]]:
     return hidden, {x for lines in hidden.values() for x in lines} - visible
 
 
+def _code_lines(text: str) -> set[str]:
+    """The lines of shown text as code lines: stripped, and without a traceback's "----> 12" or "     12" margin,
+    so that a hidden line counts as shown only as a whole line (a visible import may begin with the same words)."""
+    return {re.sub(r"^(?:-*>\s*)?\d+\s", "", line.strip()).strip() for line in text.splitlines()}
+
+
 def _page_scores(text: str) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a, b in re.findall(r"Score: ([\d.]+) / ([\d.]+)", text)]
 
@@ -103,10 +109,10 @@ def test_feedback_page_hides_hidden_tests_and_shows_scores(graded, driver, shoot
     for grade_id, lines in hidden.items():
         cell = driver.find_element(By.CSS_SELECTOR, f'[id="cell-id={grade_id}"]')
         assert "Score:" in cell.text, f"hidden test cell {grade_id} shows no score"
-        leaked = [line for line in lines if line in cell.text]
+        leaked = [line for line in lines if line in _code_lines(cell.text)]
         assert not leaked, f"hidden test code visible in {grade_id}: {leaked[:3]}"
         shoot(cell, f"feedback-2-{grade_id}")
-    leaked = [line for line in only_hidden if line in text]
+    leaked = [line for line in only_hidden if line in _code_lines(text)]
     assert not leaked, f"hidden test code visible in the feedback page: {leaked[:3]}"
     assert "HIDDEN TESTS" not in html.unescape(driver.page_source), "a hidden-test region is in the page's HTML"
     print(f"{student}: {row['score']}/{row['max_score']} ({row['status']}); feedback {pages[0]}")
