@@ -242,12 +242,14 @@ def test_a_graded_written_answer_shows_its_score_again(graded, tmp_path):
         grade = gb.find_grade("q1", AID, AID, "wrong")
         grade.manual_score = 1.5
         grade.needs_manual_grade = False
+        gb.find_comment("q1", AID, AID, "wrong").manual_comment = "Name the symmetry: (-x)^3 = -(x^3)."
         gb.db.commit()
     run = run_converter(GenerateFeedback, configure(feedback_config(course)), assignment_id=AID,
                         student_id="wrong", force=True)
     assert run["success"], run["log"][-3000:]
     page = (course / "feedback" / "wrong" / AID / f"{AID}.html").read_text()
     assert ">q1</a> (Score: 1.5 / 2.0)" in page and "awaits manual grading" not in page
+    assert '>Comment on q1</a>: Name the symmetry: (-x)^3 = -(x^3).</li>' in page  # named, not "Comment" alone
 
 
 def test_names_from_the_roster_in_the_gradebook_reach_grades_csv_and_the_report(graded, tmp_path):
