@@ -83,8 +83,17 @@ def _release(args: argparse.Namespace) -> int:
         print("release/ matches source/" if not problems else f"{len(problems)} difference(s): run "
               "`python -m autograder release` and commit release/")
         return 1 if problems else 0
+    from .versions import HISTORY, load
+
+    before = load(RELEASE / HISTORY)
     for aid in generate(RELEASE):
         print(f"release/{aid} regenerated from source/{aid}")
+    for key, versions in load(RELEASE / HISTORY).items():
+        if len(versions) > len(before.get(key, [])):
+            latest = versions[-1]
+            print(f"release/{key}: its tests changed, recorded as version {latest['version']} in "
+                  f"release/{HISTORY} (commit it with release/: submissions of earlier versions are checked "
+                  "against the tests their students received)")
     return 0
 
 
