@@ -78,20 +78,24 @@ def build_course(root: Path, assignments: list[str], source: Path = SOURCE, rost
     roster's students and the due date (of every assignment) in the gradebook when given, and the release history
     of the source's release/ folder (release/versions.json beside source/) in versions.json."""
     from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import ClearSolutions
 
     from .config import course_config
+    from .stubs import MessageStubs
     from .versions import HISTORY
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "gradebook.db").write_bytes(_empty_gradebook())
+    config = course_config(root)  # nbgrader's steps, with stubs that say what to write (autograder.stubs)
+    config.GenerateAssignment.preprocessors = [MessageStubs if p is ClearSolutions else p
+                                               for p in GenerateAssignment.class_traits()["preprocessors"].default()]
     history = Path(source).parent / "release" / HISTORY
     if history.is_file():
         shutil.copyfile(history, root / HISTORY)
     for aid in assignments:
         shutil.copytree(source / aid, root / "source" / aid,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        result = run_converter(GenerateAssignment, course_config(root), assignment_id=aid,
-                               force=True, create_assignment=True)
+        result = run_converter(GenerateAssignment, config, assignment_id=aid, force=True, create_assignment=True)
         if not result["success"]:
             raise NbgraderFailed(f"generate_assignment {aid} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
     if roster is not None or due is not None:

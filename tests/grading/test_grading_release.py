@@ -128,3 +128,28 @@ def test_an_instructor_edit_after_release_regrades_with_the_new_test_and_no_one_
     assert results["editor"].status == "tampered" and "test_square" in results["editor"].reason
     page = (tmp_path / "out" / "feedback" / "exact" / "tiny" / "tiny.html").read_text()
     assert "Status: graded" in page and "tampered" not in page
+
+
+def test_a_stub_says_what_to_write(tmp_path):
+    """`### BEGIN SOLUTION: <what to write>` in the source becomes the release's NotImplementedError message;
+    without text after the delimiter the stub is nbgrader's own."""
+    import nbformat
+
+    from autograder.release import generate
+
+    source = _conftest.write_source(tmp_path)
+    generate(tmp_path / "plain", source=source)
+    path = source / _conftest.AID / f"{_conftest.AID}.ipynb"
+    nb = nbformat.read(path, 4)
+    cell = next(c for c in nb.cells if c.get("id") == "square")
+    cell.source = cell.source.replace("### BEGIN SOLUTION", "### BEGIN SOLUTION: return x times itself")
+    nbformat.write(nb, path)
+    generate(tmp_path / "release", source=source)
+
+    def stub(release):
+        released = nbformat.read(release / _conftest.AID / f"{_conftest.AID}.ipynb", 4)
+        return next(c for c in released.cells if c.get("id") == "square").source
+
+    assert stub(tmp_path / "plain") == "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert stub(tmp_path / "release") == ("def square(x):\n    # YOUR CODE HERE\n"
+                                          "    raise NotImplementedError('return x times itself')")
