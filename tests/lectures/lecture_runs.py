@@ -26,7 +26,7 @@ from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAMEWORKS = ("pytorch", "tensorflow")
-PROBE = "LECTURE_PROBE "
+MARKER = "LECTURE_PROBE "  # starts the probe's output line
 STUDENT_UNSET = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
 NO_PROBE = "PROBE_VALUES = {}"
 
@@ -71,13 +71,13 @@ def execute(framework: str, stem: str, probe: str) -> LectureRun:
 
     nb = notebook(framework, stem)
     nb.cells.append(nbformat.v4.new_code_cell(
-        probe.strip() + f"\nimport json as _json\nprint({PROBE!r} + _json.dumps(PROBE_VALUES))"))
+        probe.strip() + f"\nimport json as _json\nprint({MARKER!r} + _json.dumps(PROBE_VALUES))"))
     with student_environment():
         NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     stderr = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                      if o.output_type == "stream" and o.name == "stderr")
-    return LectureRun(framework, stem, json.loads(text.split(PROBE, 1)[1]), stderr, markdown(nb))
+    return LectureRun(framework, stem, json.loads(text.split(MARKER, 1)[1]), stderr, markdown(nb))
 
 
 def probe_for(stem: str) -> str:
