@@ -6,7 +6,8 @@ lecture 07's zoo). The students' runs go to ``source/a4_curve_clinic/<name>.json
 name); the unseen runs and the answer key go into the hidden test cells of the source notebook, between the
 ``RECORDED`` markers (hidden cells are stripped from the release, so students can read neither). Without
 ``--write`` (as `make bench` runs it) it re-records the runs and exits 1 if one differs from the committed record
-beyond rounding; then regenerate the release (`make release`).
+beyond rounding; then regenerate the release (`make release`). ``--robustness SEED ...`` records every recipe
+again with other seeds and prints how many of them the notebook's reference ``name_bug`` names right.
 
 This script lives outside ``source/`` on purpose: nbgrader copies that folder into the release, and the recipes
 below name each run's bug.
@@ -18,7 +19,7 @@ import ast
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,14 +182,15 @@ def write(runs: dict[str, Any]) -> None:
     NOTEBOOK.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 
-def committed_unseen() -> dict[str, Any]:
-    """The unseen runs as the source notebook's hidden test cell holds them."""
+def recorded(block: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """(run -> bug, run -> TrainingHistory) as the source notebook's recorded block holds them."""
     import nbformat
     from losslab import TrainingHistory
 
-    text = _block_cell(nbformat.read(NOTEBOOK, as_version=4), "unseen").source
-    line = next(x for x in text.split("\n") if x.startswith("_RUNS = "))
-    return {k: TrainingHistory.from_dict(v) for k, v in ast.literal_eval(line[len("_RUNS = "):]).items()}
+    lines = _block_cell(nbformat.read(NOTEBOOK, as_version=4), block).source.split("\n")
+    value = {name: ast.literal_eval(next(x for x in lines if x.startswith(f"{name} = "))[len(name) + 3:])
+             for name in ("_KEY", "_RUNS")}
+    return value["_KEY"], {k: TrainingHistory.from_dict(v) for k, v in value["_RUNS"].items()}
 
 
 def committed(recipe: Recipe):
@@ -196,7 +198,7 @@ def committed(recipe: Recipe):
 
     if recipe in SEEN:
         return TrainingHistory.load(RUNS / f"{recipe.name}.json")
-    return committed_unseen()[recipe.name]
+    return recorded("unseen")[1][recipe.name]
 
 
 def differences(recipe: Recipe, fresh, rtol: float = 0.02) -> list[str]:
@@ -206,11 +208,38 @@ def differences(recipe: Recipe, fresh, rtol: float = 0.02) -> list[str]:
             if not math.isclose(old[k], new[k], rel_tol=rtol, abs_tol=1e-3)]
 
 
+def reference_name_bug():
+    """The source notebook's reference ``name_bug`` (its solution cell, delimiters dropped)."""
+    import nbformat
+
+    cell = next(c for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "name_bug")
+    namespace: dict[str, Any] = {"np": np, "math": math}  # what the notebook's setup cell imported
+    exec("\n".join(x for x in cell.source.split("\n") if "SOLUTION" not in x), namespace)  # noqa: S102 (our own)
+    return namespace["name_bug"]
+
+
+def robustness(seeds: list[int]) -> int:
+    """How the reference rules fare on runs nobody tuned them on: every recipe again with other seeds."""
+    name_bug, right, total = reference_name_bug(), 0, 0
+    for recipe in SEEN + UNSEEN:
+        for seed in seeds:
+            label = name_bug(record(replace(recipe, name=f"{recipe.name}_seed{seed}", seed=seed)))
+            right, total = right + (label == recipe.bug), total + 1
+            print(f"{recipe.name} seed {seed}: {recipe.bug} -> {label}", flush=True)
+    print(f"the reference name_bug names {right} of {total} fresh-seed runs right")
+    return 0 if right == total else 1
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="write every run (the runs, the notebook's blocks)")
     parser.add_argument("--only", nargs="*", help="run names to record and check (default: all)")
+    parser.add_argument("--robustness", nargs="+", type=int, metavar="SEED",
+                        help="instead: every recipe with these seeds, named by the reference name_bug")
     args = parser.parse_args(argv)
+    if args.robustness:
+        return robustness(args.robustness)
     if args.write and args.only:
         raise SystemExit("--write records every run: leave out --only")
     recipes = [r for r in SEEN + UNSEEN if not args.only or r.name in args.only]

@@ -2,7 +2,6 @@
 unseen runs and the answer key out of everything a student gets."""
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import sys
@@ -44,13 +43,12 @@ def test_a_fresh_recording_matches_the_committed_run(name):
 
 
 def test_the_students_runs_are_the_ones_the_hidden_test_grades():
-    nb = nbformat.read(record.NOTEBOOK, as_version=4)
-    seen = record._block_cell(nb, "seen").source
-    line = next(x for x in seen.split("\n") if x.startswith("_RUNS = "))
-    block = {k: TrainingHistory.from_dict(v) for k, v in ast.literal_eval(line[len("_RUNS = "):]).items()}
+    key, block = record.recorded("seen")
     files = {r.name: TrainingHistory.load(record.RUNS / f"{r.name}.json") for r in record.SEEN}
     assert set(block) == set(files) == {"run_A", "run_B", "run_C", "run_D", "run_E"}
     assert all(block[k] == files[k] for k in files)
+    assert key == {r.name: r.bug for r in record.SEEN}
+    assert record.recorded("unseen")[0] == {r.name: r.bug for r in record.UNSEEN}
     assert sorted(r.bug for r in record.SEEN) == sorted(record.BUGS)  # each bug behind exactly one seen run
     assert sorted(r.bug for r in record.UNSEEN) == sorted(record.BUGS)
 
