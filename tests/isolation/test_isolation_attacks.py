@@ -18,8 +18,8 @@ from autograder.course import REPO, build_course
 from autograder.limits import Limits
 
 A1 = "a1_loss_curves"
-LIMITS = Limits(cell_timeout=60, wall_seconds=400, max_processes=128, output_bytes=100_000, disk_mb=96,
-                        file_mb=16)
+LIMITS = Limits(cell_timeout=120, wall_seconds=600, max_processes=128, output_bytes=100_000, disk_mb=96,
+                file_mb=16)  # a1's hidden diagnose test trains 20 runs (past 30 s on a busy machine)
 pytestmark = [pytest.mark.skipif(not (REPO / "source" / A1).is_dir(), reason="source/a1_loss_curves not present"),
               pytest.mark.skipif(isolation.mode() not in ("full", "userns"),
                                  reason=isolation.isolation_report().splitlines()[0])]

@@ -18,7 +18,7 @@ from autograder.limits import Limits
 from autograder.sandboxed_execute import SandboxedExecute
 
 LIMITS = Limits(cell_timeout=10, wall_seconds=60, output_bytes=2000, max_processes=64, memory_mb=2048,
-                        cpu_seconds=30, file_mb=8)
+                cpu_seconds=30, file_mb=8)
 
 needs_full = pytest.mark.skipif(isolation.mode() != "full", reason="needs root and bubblewrap: "
                                 + isolation.isolation_report().splitlines()[0])
