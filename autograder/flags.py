@@ -57,6 +57,10 @@ REFERENCE_IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "losslab.*LossHistory": "losslab's Keras callback",
         "losslab.core.loop*": "losslab's record keeping",
     },
+    "a4_curve_clinic": {
+        "losslab.*sanity_check": "losslab's sanity check",
+        "losslab.core.sanity*": "losslab's sanity check",
+    },
 }
 
 #: Modules whose use reaches into the interpreter, the shell or the machine, with the attributes that do not.

@@ -17,7 +17,7 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-A1, A2, A3 = "a1_loss_curves", "a2_losses_optimizers", "a3_gradients_lr"
+A1, A2, A3, A4 = "a1_loss_curves", "a2_losses_optimizers", "a3_gradients_lr", "a4_curve_clinic"
 
 #: Realistic mistakes: (cell grade_id, text in the reference solution, what the student wrote instead).
 FORGOT_ZERO_GRAD = [("train_one_epoch", "        optimizer.zero_grad()\n", "")]
@@ -46,10 +46,25 @@ CLIP_PER_TENSOR = [("clip_by_global_norm",
                     "    return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads], norm",
                     "    return [None if g is None else tf.clip_by_norm(g, max_norm) for g in grads], norm")]
 
+#: initial_loss_check averages the first batch only, whatever num_batches says.
+FIRST_BATCH_ONLY = [("initial_loss_check", "        if i == num_batches:\n", "        if i == 1:\n")]
+#: The two "slow" bugs told apart the wrong way round: a plateau read as clipping, steady progress as decay.
+SWAPPED_SLOW_BUGS = [("name_bug", '        return "weight_decay_too_strong"\n', '        return "clip_too_small"\n'),
+                     ("name_bug", 'tiny clipped steps\n    return "clip_too_small"',
+                      'tiny clipped steps\n    return "weight_decay_too_strong"')]
+#: A table of the five runs read off the plots instead of rules: right on the runs seen, not on unseen ones.
+LOOKUP_TABLE = [("name_bug", "    train, val = np.asarray(run.train_loss), np.asarray(run.val_loss)\n",
+                 '    seen = {"run_A": "clip_too_small", "run_B": "augmented_validation", "run_C": '
+                 '"weight_decay_too_strong",\n'
+                 '            "run_D": "batchnorm_tiny_batches", "run_E": "no_warmup_large_lr"}  # from the plots\n'
+                 '    return seen.get(run.meta.get("run"), "clip_too_small")\n'
+                 "    train, val = np.asarray(run.train_loss), np.asarray(run.val_loss)\n")]
+
 #: Solution cells the partial student completed (the others are left as released).
 PARTIAL = {A1: {"train_one_epoch", "evaluate"},
            A2: {"regression_losses", "cross_entropy", "bce_with_logits"},
-           A3: {"global_grad_norm", "loss_and_gradients", "clip_by_global_norm"}}
+           A3: {"global_grad_norm", "loss_and_gradients", "clip_by_global_norm"},
+           A4: {"name_bug"}}
 
 #: Names a student rebinds after a wrong solution, hoping to steer the tests: they must change nothing.
 SHADOWING = [("train_one_epoch", "    return total / count", "    return total / count\n\n\n"
@@ -63,7 +78,7 @@ SHADOWING = [("train_one_epoch", "    return total / count", "    return total /
 
 #: student -> assignment -> (how the submission is made, expected autograded score, test cells that fail, why).
 #: The score is reasoned from which tests the code fails; `build` checks it equals the assignment's autograded
-#: points (a1 17, a2 17, a3 18) minus the failing cells' points, and the round-trip tests check both against
+#: points (a1 17, a2 17, a3 18, a4 11) minus the failing cells' points, and the round-trip tests check both against
 #: a real grading run.
 A1_TESTS = ["test_train_one_epoch", "test_train_one_epoch_hidden", "test_train_one_epoch_train_mode",
             "test_train_one_epoch_train_mode_hidden", "test_evaluate_value", "test_evaluate_no_grad",
@@ -76,15 +91,18 @@ A3_TESTS = ["test_global_grad_norm", "test_global_grad_norm_hidden", "test_loss_
             "test_loss_and_gradients_hidden", "test_clip_by_global_norm", "test_clip_by_global_norm_hidden",
             "test_train_step", "test_train_step_hidden", "test_lr_range_test", "test_lr_range_test_hidden",
             "test_recording_callback", "test_recording_callback_hidden"]
+A4_TESTS = ["test_name_bug", "test_name_bug_seen", "test_name_bug_unseen", "test_initial_loss_check",
+            "test_initial_loss_check_hidden"]
 BLANK_WHY = "the release handed in untouched: every test hits NotImplementedError"
 CLASS = {
     "reference": {
         A1: ("reference", 17.0, [], "the source's solutions: every test passes"),
         A2: ("reference", 17.0, [], "the source's solutions: every test passes"),
         A3: ("reference", 18.0, [], "the source's solutions: every test passes"),
+        A4: ("reference", 11.0, [], "the source's solutions: every test passes"),
     },
     "blank": {A1: ("blank", 0.0, A1_TESTS, BLANK_WHY), A2: ("blank", 0.0, A2_TESTS, BLANK_WHY),
-              A3: ("blank", 0.0, A3_TESTS, BLANK_WHY)},
+              A3: ("blank", 0.0, A3_TESTS, BLANK_WHY), A4: ("blank", 0.0, A4_TESTS, BLANK_WHY)},
     "partial": {
         A1: ("partial", 9.0, A1_TESTS[7:], "train_one_epoch and evaluate only: their 7 tests pass (2+1+1+1+2+1+1); "
                                            "train_model (2+1) and diagnose (2+1+1+1) are not written"),
@@ -93,6 +111,8 @@ CLASS = {
         A3: ("partial", 9.0, A3_TESTS[6:], "parts 1-3 only (global norm, GradientTape gradients, clipping: "
                                            "3+3+3); train_step, the range test and the callback (3+3+3) are not "
                                            "written"),
+        A4: ("partial", 7.0, A4_TESTS[3:], "name_bug only: its three tests pass (1+3+3); initial_loss_check (2+2) "
+                                           "is not written"),
     },
     "forgot_zero_grad": {
         A1: (FORGOT_ZERO_GRAD, 10.0, ["test_train_one_epoch", "test_train_one_epoch_hidden",
@@ -145,6 +165,22 @@ CLASS = {
              "clips each gradient tensor on its own (tf.clip_by_norm), changing the direction: both clipping "
              "tests (2+1) and the clipped train_step test (2) fail; the unclipped hidden train_step test, the "
              "range test and the rest pass"),
+    },
+    "first_batch_only": {
+        A4: (FIRST_BATCH_ONLY, 7.0, A4_TESTS[3:],
+             "initial_loss_check reads one batch instead of num_batches: its loss differs from losslab's in both "
+             "tests (2+2); name_bug passes"),
+    },
+    "swapped_slow_bugs": {
+        A4: (SWAPPED_SLOW_BUGS, 5.0, A4_TESTS[1:3],
+             "weight decay and clipping told apart the wrong way round: two of the five seen runs (3) and two of "
+             "the five unseen ones (3, only 3 of 5 right) are misnamed; the format test (1) and "
+             "initial_loss_check (2+2) pass"),
+    },
+    "lookup_table": {
+        A4: (LOOKUP_TABLE, 8.0, ["test_name_bug_unseen"],
+             "name_bug looks the run's name up in a table: the format test (1) and the seen runs (3) pass, the "
+             "unseen runs (3) fail (1 of 5 right); initial_loss_check (2+2) passes"),
     },
 }
 
@@ -215,7 +251,7 @@ def build() -> dict[str, str]:
             files[f"{student}/{aid}/{aid}.ipynb"] = submission(aid, how)
             expected[aid] = {"score": score, "status": "graded", "failing_tests": failing, "why": why,
                              "scope": "autograded points only; the written answers await manual grading"}
-        for aid in sorted({A1, A2, A3} - set(assignments)):
+        for aid in sorted({A1, A2, A3, A4} - set(assignments)):
             expected[aid] = {"score": 0.0, "status": "missing", "why": f"handed nothing in for {aid}"}
         files[f"{student}/expected.json"] = json.dumps(expected, indent=1) + "\n"
     return files

@@ -1,6 +1,6 @@
 """Round trips through the grading pipeline: reference, blank, partial and the mistakes students make.
 
-One class per assignment: pytest-xdist's loadscope gives each class its own worker, so the three
+One class per assignment: pytest-xdist's loadscope gives each class its own worker, so the
 assignments grade in parallel.
 """
 
@@ -31,3 +31,7 @@ class TestA2LossesOptimizers(RoundTrip):
 
 class TestA3GradientsLr(RoundTrip):
     AID = "a3_gradients_lr"
+
+
+class TestA4CurveClinic(RoundTrip):
+    AID = "a4_curve_clinic"
