@@ -48,7 +48,7 @@ wheel: $(STAMP)
 	$(BIN)/python -m pip wheel -q --no-deps -w dist .
 
 bench: $(STAMP)
-	for b in benchmarks/*.py benchmarks/diagnosis/evaluate.py; do $(BIN)/python $$b || exit 1; done
+	for b in benchmarks/*.py benchmarks/diagnosis/evaluate.py benchmarks/diagnosis/evaluate_zoo.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV)
