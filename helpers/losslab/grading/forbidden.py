@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
+import linecache
 import re
 import sys
 import warnings
@@ -90,8 +91,12 @@ def _source_of(fn: Any) -> tuple[list[str], list[tuple[str, str]]]:
     own = getattr(fn, "__name__", None)
     if own and own not in names:
         names.append(own)
-    history = shell.history_manager.input_hist_parsed
-    return names, [(f"In [{i}]", source) for i, source in enumerate(history) if i and source.strip()]
+    history = [(f"In [{i}]", source) for i, source in enumerate(shell.history_manager.input_hist_parsed) if i]
+    if not any(source.strip() for _, source in history):
+        # Cells run without history (nbval, papermill): IPython still caches each cell's code for tracebacks.
+        history = [(f"cell {i}", "".join(linecache.getlines(name)))
+                   for i, name in enumerate(shell.compile._filename_map, start=1)]
+    return names, [(label, source) for label, source in history if source.strip()]
 
 
 def _statements(label: str, source: str) -> list[_Statement]:
