@@ -202,8 +202,6 @@ A3_MUTANTS = [
                                                                            "np.linspace(")),
     Mutant("lr_floor_batches", "lr_range_test", "rounds the number of batches down, so the short last batch is "
            "never used", _edit("lr_range_test", "int(np.ceil(len(x) / batch_size))", "len(x) // batch_size")),
-    Mutant("lr_never_set", "lr_range_test", "never sets optimizer.learning_rate: every step runs at start_lr",
-           _edit("lr_range_test", "        optimizer.learning_rate = float(lr)\n", "")),
     Mutant("lr_stop_vs_first", "lr_range_test", "stops at 4x the first loss, not 4x the smallest so far",
            _edit("lr_range_test", "loss > 4 * min(losses)", "loss > 4 * losses[0]")),
     Mutant("lr_drops_blowup", "lr_range_test", "stops before recording the loss that blew up",
