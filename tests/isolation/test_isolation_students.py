@@ -85,10 +85,14 @@ def _both(*changes: Callable[[NotebookNode], None]) -> Callable[[NotebookNode], 
     return change
 
 
-# train_one_epoch that trains correctly but reports 1.5x the loss: its two tests and train_model's two must fail.
+# train_one_epoch that trains correctly but reports 1.5x the loss: the three tests reading its loss and train_model's
+# two must fail.
 WRONG_LOSS = "_right_train_one_epoch = train_one_epoch\n" \
              "def train_one_epoch(*args):\n    return 1.5 * _right_train_one_epoch(*args)"
-TRAIN_TESTS = {"test_train_one_epoch", "test_train_one_epoch_hidden", "test_train_model", "test_train_model_hidden"}
+TRAIN_TESTS = {"test_train_one_epoch", "test_train_one_epoch_hidden", "test_train_one_epoch_train_mode",
+               "test_train_model", "test_train_model_hidden"}
+#: a1's diagnose tests: the visible one and the hidden one with its two further bands (75 % and 90 %).
+DIAGNOSE_TESTS = {"test_diagnose", "test_diagnose_hidden", "test_diagnose_hidden_75", "test_diagnose_hidden_90"}
 
 
 def _students(env: dict) -> dict[str, tuple[Callable[[NotebookNode], None] | bytes | None, str, set[str], str]]:
@@ -102,10 +106,10 @@ def _students(env: dict) -> dict[str, tuple[Callable[[NotebookNode], None] | byt
     return {
         "loop_forever": (_insert_after("setup", "while True:\n    pass"), "timed_out", set(), "cell time limit"),
         "os_exit": (_append_to("train_model", "import os\nos._exit(3)"), "kernel_died",
-                    {"test_train_model", "test_train_model_hidden", "test_diagnose", "test_diagnose_hidden"},
+                    {"test_train_model", "test_train_model_hidden", *DIAGNOSE_TESTS},
                     "exit code 3"),
         "segfault": (_append_to("diagnose", "import ctypes\nctypes.string_at(0)"), "kernel_died",
-                     {"test_diagnose", "test_diagnose_hidden"}, "SIGSEGV"),
+                     DIAGNOSE_TESTS, "SIGSEGV"),
         "alloc_8gb": (_insert_after("setup", "import numpy as np\nhog = np.ones(8 * 2**30, dtype=np.uint8)"),
                       "out_of_memory", set(), "memory"),
         "fork_loop": (_at_end("import subprocess\nkids = [subprocess.Popen(['sleep', '%s']) for _ in range(200)]"
