@@ -5,6 +5,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,30 +80,52 @@ def _run(template: bytes, todo: list[Submission], limits: Any, workers: int, sch
         for submission in todo:
             yield grade_submission(template, submission, limits)
         return
+    import dask
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        # Dask's active memory manager would drop the broadcast template's extra copies, so losing one worker
+        # could lose the template for every submission: keep one copy on each worker.
+        with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
     client = Client(cluster if cluster is not None else scheduler)
     try:
         shared = client.scatter(template, broadcast=True)
         futures = {client.submit(grade_submission, shared, sub, limits, pure=False): sub for sub in todo}
-        for future in as_completed(futures):
+        retried: set[int] = set()
+        queue = as_completed(futures)
+        for future in queue:
             try:
                 yield future.result()
-            except Exception as exc:  # the worker itself died (KilledWorker ...): this submission still gets a row
+            except CancelledError as exc:
+                # A worker lost under load can take the scattered template with it, which cancels every
+                # submission waiting on it: scatter it again and grade each of those once more.
                 sub = futures[future]
-                reason = f"grading worker lost: {type(exc).__name__}: {exc}"
-                result = Result(sub.student, sub.assignment, 0.0, max_scores[sub.assignment], Status.KERNEL_DIED,
-                                reason)
-                page = plain_page(sub.student, sub.assignment, 0.0, result.max_score, result.status, reason)
-                yield Outcome(result, feedback={f"{sub.assignment}.html": page})
+                if id(sub) in retried:
+                    yield _lost(sub, exc, max_scores)
+                    continue
+                retried.add(id(sub))
+                if shared.status != "finished":
+                    shared = client.scatter(template, broadcast=True)
+                again = client.submit(grade_submission, shared, sub, limits, pure=False)
+                futures[again] = sub
+                queue.add(again)
+            except Exception as exc:  # the worker itself died (KilledWorker ...): this submission still gets a row
+                yield _lost(futures[future], exc, max_scores)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _lost(sub: Submission, exc: BaseException, max_scores: dict[str, float]) -> Outcome:
+    """The row of a submission whose grading worker was lost."""
+    reason = f"grading worker lost: {type(exc).__name__}: {exc}"
+    result = Result(sub.student, sub.assignment, 0.0, max_scores[sub.assignment], Status.KERNEL_DIED, reason)
+    page = plain_page(sub.student, sub.assignment, 0.0, result.max_score, result.status, reason)
+    return Outcome(result, feedback={f"{sub.assignment}.html": page})
 
 
 def _write(out: Path, outcomes: list[Outcome], template_db: Path, source: Path) -> None:
