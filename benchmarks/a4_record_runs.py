@@ -97,8 +97,11 @@ def record(recipe: Recipe):
     import tensorflow as tf
     from losslab.tensorflow import set_seed, train_with_loss_tracking
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already ran in this process (a test worker): its thread counts stay
+        pass
     set_seed(recipe.seed)
     x, y, xv, yv = digits(recipe.seed)
     layers: list[Any] = [keras.Input((x.shape[1],))]

@@ -45,7 +45,7 @@ def test_published_repository_gives_release_badges_and_a_git_fallback(monkeypatc
     nb = nbformat.read(copy, as_version=4)
     nb.cells = nb.cells[2:]  # as nbgrader writes it, before the generator adds the two cells
     nbformat.write(nb, copy)
-    release.add_student_setup(copy, "release/a/a.ipynb")
+    release.add_student_setup(copy, "release/a/a.ipynb", tmp_path / "versions.json")
     header = nbformat.read(copy, as_version=4).cells[0].source
     assert "someone/course/blob/main/release/a/a.ipynb" in header
 
