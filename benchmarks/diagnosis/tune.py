@@ -25,7 +25,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "slow_t": (6.0, 12.0, 20.0, 30.0),
     "slow_min_rate": (0.02, 0.04, 0.08),
     "underfit_ratio": (0.2, 0.3, 0.4),
-    "floor_gap": (0.03, 0.05, 0.07, 0.1, 0.15),
+    "floor_gap": (0.02, 0.03, 0.04, 0.05, 0.07, 0.1),
 }
 ALIAS = {"exploding_gradients": "diverging"}
 

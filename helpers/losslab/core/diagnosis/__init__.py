@@ -52,6 +52,6 @@ def identify_training_issues(history: TrainingHistory | Mapping[str, Any], *, fr
         findings += rules.underfit_and_plateau(x)                          # neither settled nor stuck
     if not findings:
         findings = [rules.healthy(x)]
-    findings += causes.findings(x)  # after the shape: a cause never changes the primary verdict
+    findings += causes.findings(x, [f.label for f in findings])  # after the shape: never changes the primary
     findings.sort(key=lambda f: (LABELS + CAUSES).index(f.label))
     return Diagnosis(findings=findings, epochs=x.c.n)

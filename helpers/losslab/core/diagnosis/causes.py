@@ -11,6 +11,7 @@ them on runs kept out of that: TensorFlow, other seeds, other model sizes and le
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,11 +20,13 @@ from .rules import Context, confidence, _margin
 from .model import Finding
 
 
-def findings(x: Context) -> list[Finding]:
-    """Every cause the curves show. Label noise is not asked for once unshuffled data is found: batches in
-    a fixed, sorted order also leave the loss high, the gradient growing and a gap, for another reason."""
+def findings(x: Context, shape: Sequence[str] = ()) -> list[Finding]:
+    """Every cause the curves show, given the ``shape`` labels already found. Label noise is not asked for
+    once unshuffled data is found (batches in a fixed, sorted order also leave the loss high, the gradient
+    growing and a gap, for another reason), nor on a run that blew up (its loss never settled)."""
     out = [f for rule in (gradient_accumulation, unshuffled_data) if (f := rule(x)) is not None]
-    if not any(f.label == "unshuffled_data" for f in out) and (noise := label_noise(x)) is not None:
+    blew_up = {"diverging", "exploding_gradients"} & set(shape)
+    if not blew_up and not any(f.label == "unshuffled_data" for f in out) and (noise := label_noise(x)) is not None:
         out.append(noise)
     return out
 

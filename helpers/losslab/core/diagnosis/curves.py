@@ -16,15 +16,25 @@ from ..history import TrainingHistory
 
 @dataclass(frozen=True)
 class EndSlope:
-    """A straight line through the log training loss of the last epochs (``first`` is a 0-based index)."""
+    """A straight line through the log training loss of the last epochs (``first`` is a 0-based index).
+
+    Time is counted in `Curves.lr_time`: epochs at the run's peak learning rate, so with a constant rate one
+    unit is one epoch.
+    """
 
     first: int
-    rate: float     # fall per epoch, in log (positive while the loss falls)
-    t: float        # rate over its standard error: how clearly it falls, against the curve's own noise
+    rate: float       # fall per unit of lr_time, in log (positive while the loss falls)
+    t: float          # rate over its standard error: how clearly it falls, against the curve's own noise
+    span: float       # the whole run's length in lr_time
+    per_epoch: float  # lr_time one epoch of the window adds (1 at a constant rate)
 
-    def fall_over(self, epochs: int) -> float:
-        """The share the loss would lose in ``epochs`` more epochs at this pace (0 when it does not fall)."""
-        return float(-math.expm1(-self.rate * epochs)) if self.rate > 0 else 0.0
+    def fall_if_run_again(self) -> float:
+        """The share the loss would lose if trained as long again at this pace (0 when it does not fall)."""
+        return float(-math.expm1(-self.rate * self.span)) if self.rate > 0 else 0.0
+
+    def fall_per_epoch(self) -> float:
+        """The share the loss loses per epoch at the end of the run."""
+        return float(-math.expm1(-self.rate * self.per_epoch))
 
 
 class Curves:
@@ -53,18 +63,33 @@ class Curves:
     def log_train(self) -> np.ndarray:
         return np.log(np.maximum(self.train, 1e-300))
 
+    def lr_time(self) -> np.ndarray:
+        """Training time at the end of each epoch, in epochs at the run's peak learning rate.
+
+        How far gradient descent moves scales with the learning rate, so a schedule that anneals the rate
+        bends the loss curve in epochs but hardly against this clock: read against it, a run still falling
+        at the end of a cosine or warm-up schedule keeps its straight line, and a converged one stays flat.
+        Plain epochs (1, 2, ...) when the record holds no usable rate per epoch.
+        """
+        lr = signals.as_float_array(self.hist.lr)
+        if lr.size != self.n or not self.n or not bool(signals.is_ok(lr).all()) or (lr <= 0).any():
+            return np.arange(1, self.n + 1, dtype=float)
+        return np.cumsum(lr) / float(lr.max())
+
     def end_slope(self) -> EndSlope:
-        """The line through the last third of the log training loss (at least three epochs)."""
+        """The line through the last third of the log training loss (at least three epochs), against `lr_time`."""
         k = max(0, self.n - max(3, self.n // 3 + 1))
         y = self.log_train()[k:]
-        x = np.arange(y.size, dtype=float)
+        clock = self.lr_time()
+        x = clock[k:]
         xc = x - x.mean()
         sxx = float((xc ** 2).sum())
         slope = float((xc * (y - y.mean())).sum() / sxx) if sxx > 0 else 0.0
         resid = y - y.mean() - slope * xc
         se = math.sqrt(float((resid ** 2).sum()) / max(1, y.size - 2) / sxx) if sxx > 0 else math.inf
         t = -slope / se if se > 0 else (math.inf if slope < 0 else 0.0)
-        return EndSlope(k, -slope, t)
+        per_epoch = float(x[-1] - x[0]) / max(1, x.size - 1)
+        return EndSlope(k, -slope, t, float(clock[-1]) if clock.size else 0.0, per_epoch)
 
     def climb(self) -> float:
         """Total rise of the log training loss after epoch 1 (0 for a curve that only goes down)."""
@@ -98,14 +123,16 @@ class Curves:
         return float(np.mean(g[-3:])), growth
 
     def spare_capacity(self) -> float:
-        """The geometric mean of the gap and its growth (0 when either is not positive or is unknown).
+        """How fast the model's training loss pulls away from its validation loss: the gap's growth (`gap`),
+        0 when it does not grow or is unknown.
 
-        A model that fits its training set better than unseen data, and more so as it trains, is starting to
-        fit the noise of its training set: it could fit more of the pattern if there were more to fit. One
-        whose training and validation losses flatten together shows neither.
+        A model that fits its training set more and more better than unseen data is starting to fit the noise
+        of its training set: it could fit more of the pattern if there were more to fit. One whose training
+        and validation losses flatten together shows no growth. The gap's level is not used: it also carries
+        how the split fell (a validation set that happens to be easier gives a negative gap from the start).
         """
         gap = self.gap()
-        return math.sqrt(gap[0] * gap[1]) if gap is not None and gap[0] > 0 and gap[1] > 0 else 0.0
+        return max(gap[1], 0.0) if gap is not None else 0.0
 
     def epoch_grad(self) -> np.ndarray | None:
         """The per-epoch gradient norm when every epoch has a usable, positive one (None otherwise)."""

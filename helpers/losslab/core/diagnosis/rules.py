@@ -107,6 +107,8 @@ def gradients(x: Context) -> list[Finding]:
     if not (c.finite and c.initial > 0 and c.train[-1] >= th.underfit_ratio * c.initial):
         return out
     ratio = float(c.train[-1] / c.initial)
+    if not _output_still_learns(c.hist, g, th.vanish_output_kept):
+        return out  # every gradient died together: collapsed weights (e.g. heavy weight decay), not depth
     if layers is not None and layers[0] < th.vanish_layer_ratio and layers[1] < th.vanish_first_layer:
         ev = {"first_over_last_layer": layers[0], "first_layer_grad_norm": layers[1], "last_over_initial": ratio}
         margin = _margin([(th.vanish_layer_ratio, layers[0]), (th.vanish_first_layer, layers[1])])
@@ -215,7 +217,7 @@ def slow(x: Context) -> Finding | None:
     total, recent = float(math.log(c.initial) - log[-1]), float(log[s.first] - log[-1])
     if total <= 0 or recent <= 0:
         return None
-    fall = s.fall_over(c.n)
+    fall = s.fall_if_run_again()
     left = float(c.train[-1] / c.initial)
     # far from converged: a large share of the progress came late, or the loss is still high, unless the
     # model shows spare capacity (then a high loss is the data's noise floor, not distance to go)
@@ -227,7 +229,7 @@ def slow(x: Context) -> Finding | None:
     x.near["slow_convergence"] = margin
     if margin < 1 or (c.has_val and not c.val[-1] < c.val[s.first]):
         return None
-    ev = {"fall_per_epoch_at_end": float(-math.expm1(-s.rate)), "end_slope_t": s.t, "fall_if_run_again": fall,
+    ev = {"fall_per_epoch_at_end": s.fall_per_epoch(), "end_slope_t": s.t, "fall_if_run_again": fall,
           "recent_fraction_of_progress": recent / total, "last_over_initial": left, "window_start_epoch": s.first + 1}
     ev.update(c.lr_evidence())
     return x.finding("slow_convergence", ev, None,
@@ -252,9 +254,10 @@ def underfit_and_plateau(x: Context) -> list[Finding]:
         if gap is not None:
             ev.update(val_over_train=math.exp(gap[0]), gap_growth=gap[1], spare_capacity=spare)
         if spare >= th.floor_gap:
-            x.floor_note = (f"the loss settled at {ratio:.0%} of its start, but the model fits its training set "
-                            f"{math.expm1(gap[0]):.0%} better than its validation set, more so as it trains: it "
-                            "has capacity to spare, so what is left is most likely the data's noise floor")
+            x.floor_note = (f"the loss settled at {ratio:.0%} of its start, but the training loss pulls away from the "
+                            f"validation loss as it trains (their log gap grew by {gap[1]:.2f} over the second "
+                            "half): the model has capacity to spare and starts to fit noise, so what is left is "
+                            "most likely the data's noise floor")
             x.near["underfitting"] = th.floor_gap / spare
             x.floor_evidence = ev
         else:
@@ -315,6 +318,19 @@ def _layer_ratio(hist: TrainingHistory) -> tuple[float, float] | None:
         return None
     f, l_ = float(np.median(first)), float(np.median(last))
     return (f / l_, f) if l_ > 0 else None  # a last layer with no gradient at all: the ratio says nothing
+
+
+def _output_still_learns(hist: TrainingHistory, grad: np.ndarray, kept: float) -> bool:
+    """Whether the gradient at the output (the last weight layer's, else the total) is still at least ``kept``
+    of its first epoch's over the last third of the run (median): vanishing gradients fade with depth while
+    the output layer keeps learning; when the output's gradient collapses too, the whole network went quiet.
+    True when no gradient was recorded."""
+    items = [signals.as_float_array(v) for k, v in hist.layer_grad_norm.items() if len(v) and "bias" not in k.lower()]
+    series = items[-1] if items else grad
+    if series.size < 2 or not bool(signals.is_ok(series).all()) or series[0] <= 0:
+        return True
+    tail = series[len(series) - max(1, len(series) // 3):]
+    return float(np.median(tail)) >= kept * float(series[0])
 
 
 def _growth(g: np.ndarray) -> tuple[float, int] | None:
