@@ -140,3 +140,23 @@ def test_weights_collapsed_by_weight_decay_are_underfitting_not_vanishing_gradie
     assert len(collapsed) >= 6 and len(vanishing) >= 6
     assert [n for n in collapsed if DIAGNOSES[n].primary != "underfitting"] == []
     assert [n for n in vanishing if DIAGNOSES[n].primary != "vanishing_gradients"] == []
+
+
+def test_validation_drifting_up_from_a_stalled_model_is_not_spare_capacity():
+    """A gap that grows because validation drifts up while the training loss bounces around its best is a
+    model at its limit (underfitting); the same growth while the training loss keeps falling is a model
+    fitting the noise of its training set (healthy, at the data's noise floor)."""
+    rng = np.random.default_rng(0)
+    n = 20
+    epochs = np.arange(n)
+    settle = 2.3 * 0.55 + 2.3 * 0.45 * np.exp(-epochs)  # falls fast to 55 % of its start
+    stalled = settle * (1 + 0.01 * rng.standard_normal(n))
+    drifting_val = settle * (1.02 + 0.006 * np.maximum(epochs - 8, 0))
+    record = {"train_loss": stalled.tolist(), "val_loss": drifting_val.tolist()}
+    assert identify_training_issues(record).primary == "underfitting"
+    assert identify_training_issues(record, floor_fitting_t=-math.inf).primary == "healthy"  # the gap did grow
+
+    fitting = settle * (1 - 0.006 * np.maximum(epochs - 8, 0))  # still falls clearly at the end
+    record = {"train_loss": fitting.tolist(), "val_loss": (settle * 1.02).tolist()}
+    assert identify_training_issues(record).primary == "healthy"
+    assert Curves(TrainingHistory.from_dict(record)).spare_capacity(8.0) >= 0.04

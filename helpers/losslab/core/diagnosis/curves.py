@@ -122,17 +122,21 @@ class Curves:
         growth = float((x * half).sum() / (x ** 2).sum()) * self.n if half.size > 1 else 0.0
         return float(np.mean(g[-3:])), growth
 
-    def spare_capacity(self) -> float:
-        """How fast the model's training loss pulls away from its validation loss: the gap's growth (`gap`),
-        0 when it does not grow or is unknown.
+    def spare_capacity(self, still_fitting_t: float) -> float:
+        """How fast the model's training loss pulls away from its validation loss while it still fits its
+        training set better: the gap's growth (`gap`) when the training loss still falls clearly at the end
+        (`end_slope` t at least ``still_fitting_t``); 0 otherwise, or when the gap does not grow or is unknown.
 
-        A model that fits its training set more and more better than unseen data is starting to fit the noise
+        A model that keeps lowering its training loss while unseen data does not follow is fitting the noise
         of its training set: it could fit more of the pattern if there were more to fit. One whose training
-        and validation losses flatten together shows no growth. The gap's level is not used: it also carries
-        how the split fell (a validation set that happens to be easier gives a negative gap from the start).
+        and validation losses flatten together shows no growth; one too small to fit that bounces around its
+        best (its training loss no longer falls) has no capacity to spare, even if validation drifts up. The
+        gap's level is not used: it also carries how the split fell (an easy validation split starts below).
         """
         gap = self.gap()
-        return max(gap[1], 0.0) if gap is not None else 0.0
+        if gap is None or gap[1] <= 0 or self.n < 4 or self.end_slope().t < still_fitting_t:
+            return 0.0
+        return gap[1]
 
     def epoch_grad(self) -> np.ndarray | None:
         """The per-epoch gradient norm when every epoch has a usable, positive one (None otherwise)."""

@@ -221,11 +221,12 @@ def slow(x: Context) -> Finding | None:
     left = float(c.train[-1] / c.initial)
     # far from converged: a large share of the progress came late, or the loss is still high, unless the
     # model shows spare capacity (then a high loss is the data's noise floor, not distance to go)
-    high = left / th.underfit_ratio if c.spare_capacity() < th.floor_gap else 0.0
+    high = left / th.underfit_ratio if c.spare_capacity(th.floor_fitting_t) < th.floor_gap else 0.0
     late = recent / total / th.slow_recent_fraction
-    # clearly falling (t), at a pace that matters (a material fall ahead, or a large share of the progress
-    # coming late, as on a straight line at a tiny learning rate), and far from done
-    margin = _margin([(s.t, th.slow_t), (max(fall / th.slow_min_rate, late), 1.0), (max(late, high), 1.0)])
+    # clearly falling (t), at a pace that matters (a material fall ahead at a steady pace, or a large share
+    # of the progress coming late, as on a straight line at a tiny learning rate), and far from done
+    steady = min(fall / th.slow_min_rate, s.t / th.slow_steady)
+    margin = _margin([(s.t, th.slow_t), (max(steady, late), 1.0), (max(late, high), 1.0)])
     x.near["slow_convergence"] = margin
     if margin < 1 or (c.has_val and not c.val[-1] < c.val[s.first]):
         return None
@@ -247,7 +248,7 @@ def underfit_and_plateau(x: Context) -> list[Finding]:
     ev = {"initial_loss": c.raw(c.initial), "last_train_loss": c.raw(c.train[-1]), "last_over_initial": ratio}
     if c.has_val:
         ev["last_val_loss"] = c.raw(c.val[-1])
-    gap, spare = c.gap(), c.spare_capacity()
+    gap, spare = c.gap(), c.spare_capacity(th.floor_fitting_t)
     out = []
     x.near["underfitting"] = ratio / th.underfit_ratio
     if ratio >= th.underfit_ratio:

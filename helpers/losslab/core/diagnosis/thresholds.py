@@ -85,14 +85,18 @@ class Thresholds:
     constant rate; a run still falling while a cosine or warm-up schedule anneals its rate stays a straight
     line on that clock, while in epochs it bends and its fit looks noisy):
 
-    - ``slow_t`` = 30: its downward slope is at least 30 standard errors (from the residual noise of the
-      fit): the loss is still falling steadily, not creeping or jittering around a level. Tuned on the
-      development runs (leave-one-family-out picks 30 in 11 of 12 folds): runs labelled slow give 34 and
-      more, too-small models still creeping at the end up to 25, settled runs under 10. (It was 12 while
-      the fit was against epochs, where schedules bend the line.) ...
-    - ``slow_min_rate`` = 0.02 and ``slow_recent_fraction`` = 0.25: ... at a pace that matters: it would
-      take at least 2 % more off the loss if the run went on as long again, or the last third brought at
-      least a quarter of the whole log decrease (a straight line at a tiny learning rate), ...
+    - ``slow_t`` = 12: its downward slope is at least 12 standard errors (from the residual noise of the
+      fit): the loss is still falling, not jittering around a level (settled runs: under 10), ...
+    - ``slow_min_rate`` = 0.02, ``slow_steady`` = 40 and ``slow_recent_fraction`` = 0.25: ... at a pace that
+      matters: either it would take at least 2 % more off the loss if the run went on as long again *and* the
+      fall is steady (at least 40 standard errors), or the last third brought at least a quarter of the whole
+      log decrease (a straight line at a tiny learning rate). A model too small to fit creeps down after a
+      fast start: clearly (t up to 37 on the labelled runs) but neither steadily nor late; runs labelled
+      slow that bring less than a quarter of their progress late give 64 and more. Tuned on the
+      development runs (leave-one-family-out picks 40 in 11 of 12 folds). A single bar on t for all of
+      this fails short runs: a 10-epoch run's four-point window seldom reaches 30 however fast it falls
+      (lecture 03's SGD at lr 0.03, t 21-25, falling 40 % per run length), so steadiness is asked only where
+      the late share does not already show the pace. ...
     - ... and the run is far from done: that quarter again, or a loss still above ``underfit_ratio`` of the
       start without spare capacity (a converging curve's decrease shrinks geometrically, so a healthy run
       far down its curve, or one at its noise floor, is not called slow).
@@ -112,6 +116,11 @@ class Thresholds:
       -0.05-0.031 (one linear model 0.059). (It was 0.07 on the geometric mean of the gap and its growth,
       which called healthy runs whose validation split happened to be easy underfitting.) Below it the
       curves cannot tell a too-small model from noisy data; the finding says so, with a lower confidence.
+    - ``floor_fitting_t`` = 8: ours. ... and only while the model still fits its training set better: the
+      training loss still falls clearly at the end (the slow rule's line, t >= 8). Healthy runs at a noise
+      floor keep lowering it as they memorise (t 9.6-54 on the labelled runs); a model too small to fit
+      that bounces around its best does not (a linear model at t 1; lecture 05's one-number network at t
+      4-7, whose validation drifts up 5 % over its last ten epochs and read as spare capacity without it).
     - ``plateau_window`` = 5: DeepDiagnosis' window N = 5 for "loss not decreasing".
     - ``plateau_max_progress`` = 0.05 and ``plateau_tol`` = 0.01: ours. The loss never fell 5 % below the
       start and moved under 1 % over the last window: training never started.
@@ -157,11 +166,13 @@ class Thresholds:
     overfit_gap: float = 10.0
     overfit_train_drop: float = 0.1
     overfit_val_stall: float = 0.7
-    slow_t: float = 30.0
+    slow_t: float = 12.0
+    slow_steady: float = 40.0
     slow_min_rate: float = 0.02
     slow_recent_fraction: float = 0.25
     underfit_ratio: float = 0.2
     floor_gap: float = 0.04
+    floor_fitting_t: float = 8.0
     plateau_window: int = 5
     plateau_max_progress: float = 0.05
     plateau_tol: float = 0.01
