@@ -97,6 +97,16 @@ def test_a_finite_first_step_jump_never_recovered_is_divergence():
     assert signals.find_divergence([2.5, 2.4, 2.4, 2.4], [], [2.3] + [2.4] * 99) is None
 
 
+def test_an_easy_first_batch_is_not_a_jump():
+    """With small batches the first one can be far easier than the average: the run started where its later
+    batches still reach, so a start compared with single batches, not epoch means, shows no jump."""
+    rng = np.random.default_rng(0)
+    iters = [0.49] + list(rng.uniform(0.3, 2.3, 99) * np.linspace(1.0, 0.99, 99))  # steady, slow, noisy
+    train = [1.324 - 0.002 * e for e in range(10)]
+    assert signals.find_divergence(train, [], iters) is None
+    assert identify_training_issues({"train_loss": train, "iter_loss": iters}).primary != "diverging"
+
+
 def test_loss_shift_is_the_one_definition_the_diagnosis_uses():
     assert signals.loss_shift([0.5, 1.0]) == 0.0
     assert signals.loss_shift([-2.0, 8.0]) == pytest.approx(2.0 + 1.0)  # lowest a tenth of the range above 0

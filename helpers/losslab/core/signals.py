@@ -32,8 +32,9 @@ DIVERGE_UNRECOVERED = 0.5
 #: `Divergence.kind` values. The first three are non-finite (certain); the others are finite blow-ups.
 NONFINITE_KINDS = ("nan", "inf", "overflow")
 BLOWUP_KINDS = ("above_limit", "grew", "spike", "first_epoch_spike", "jumped")
-#: ``jumped``: the run ends at least this multiple of its first iteration's loss, and no epoch's mean ever
-#: got below that first loss (a finite jump in the first steps that the run never recovered from).
+#: ``jumped``: the run ends at least this multiple of its first iteration's loss, and neither an epoch's mean
+#: nor any later step's loss ever got back down to that first loss (a finite jump in the first steps that
+#: the run never recovered from; one unusually easy first batch is not a start the run left behind).
 DIVERGE_JUMP = 2.0
 
 #: `StopReason.kind` values: a NaN/Inf/overflowed training or validation loss ended the run; another
@@ -139,9 +140,10 @@ def find_divergence(train_loss: ArrayLike, val_loss: ArrayLike = (), iter_loss: 
       ``unrecovered`` of epoch 2: the spike hid inside the first epoch's mean (ambiguous: a run that
       converged within its first epoch looks the same in epoch means; the text says so);
     - ``jumped``: with a per-iteration record, the last training loss is ``jump`` times the first
-      iteration's and no epoch's mean ever got below it: the first steps threw the run somewhere it never
-      came back from (a too-large first step, which can also kill the ReLUs, stays finite and below the
-      other rules' bars).
+      iteration's and no epoch's mean nor any later step's loss ever got back down to it: the first steps
+      threw the run somewhere it never came back from (a too-large first step, which can also kill the
+      ReLUs, stays finite and below the other rules' bars). A single batch is compared with single batches:
+      with small batches the first one can be far easier than the average (a later step as low shows it).
 
     The ratio rules need positive losses; a loss that can be negative (a log-likelihood) is only checked
     for non-finite values and ``loss_abs``.
@@ -178,7 +180,7 @@ def find_divergence(train_loss: ArrayLike, val_loss: ArrayLike = (), iter_loss: 
                           "one's and the loss barely improved after it: the first steps blew up (a run that "
                           "converged within its first epoch looks the same in epoch means: record "
                           "per-iteration losses to tell the two apart)", "first-epoch spike")
-    if iters.size and iters[0] > 0 and low > first and last >= jump * first:
+    if iters.size > 1 and iters[0] > 0 and low > first and float(iters[1:].min()) > first and last >= jump * first:
         return Divergence(1, "jumped", "train_loss", last,
                           f"the loss started at {first:.3g}, no epoch's mean ever got below it, and it ends at "
                           f"{last:.3g} ({last / first:.3g}x the start): the first steps threw the run off",

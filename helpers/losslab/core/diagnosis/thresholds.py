@@ -129,7 +129,9 @@ class Thresholds:
     values, blow-ups and gradients only.
 
     ``diverge_jump`` = 2: ours (`signals.find_divergence`'s ``jumped``): the run ends at 2x its first
-    iteration's loss and no epoch's mean ever got below that first loss.
+    iteration's loss and neither an epoch's mean nor any later step's loss ever got back down to it (the
+    12 jumped runs of the labelled sets never come within 1.24x of their start; a slow run whose first batch
+    of 16 was easy, 0.49 against an epoch mean of 1.32, had later steps at 0.21 and is not a jump).
 
     Causes (`causes`; all ours, chosen on lecture 07's zoo, PyTorch seeds 0-1, with the development runs of
     ``benchmarks/diagnosis`` as negatives; ``evaluate_zoo.py`` scores them on zoo runs kept out of that):
